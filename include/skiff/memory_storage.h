@@ -1,0 +1,51 @@
+// MemoryStorage: a LogStorage kept in memory, for tests, simulations and examples.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "skiff/entry.h"
+#include "skiff/log_storage.h"
+#include "skiff/result.h"
+#include "skiff/state.h"
+
+namespace skiff {
+
+/// An in-memory log storage. "Durable" here means "written to this object": a test that
+/// keeps the MemoryStorage of a node and recreates its core models a crash and restart.
+/// Not thread-safe: use it from the thread that drives the core.
+class MemoryStorage final : public LogStorage {
+ public:
+  /// An empty log with no members: a node that waits to be added to a group.
+  MemoryStorage() = default;
+  /// An empty log bootstrapped with the membership of a new group.
+  explicit MemoryStorage(ConfState conf_state) : conf_state_(std::move(conf_state)) {}
+
+  Result<InitialState> initial_state() const override;
+  Result<std::vector<Entry>> entries(Index lo, Index hi, std::uint64_t max_bytes) const override;
+  Result<Term> term(Index i) const override;
+  Index first_index() const override;
+  Index last_index() const override;
+
+  /// Appends `entries`, which must be contiguous with increasing index and start no later
+  /// than last_index() + 1. Existing entries from the first new index on are replaced (the
+  /// core only hands out such overlaps after a real conflict). Entries at or below the
+  /// compaction point are ignored. Errors: kInvalidArgument on a gap or disorder.
+  Status append(const std::vector<Entry>& entries);
+  /// Replaces the persisted hard state.
+  void set_hard_state(const HardState& hs) { hard_state_ = hs; }
+  /// Replaces the persisted membership.
+  void set_conf_state(ConfState cs) { conf_state_ = std::move(cs); }
+  /// The persisted hard state.
+  const HardState& hard_state() const { return hard_state_; }
+
+ private:
+  HardState hard_state_;
+  ConfState conf_state_;
+  // The compaction point: the entry just before entries_.front(). {0, 0} for a fresh log.
+  EntryId compacted_;
+  // Invariant: entries_[k].index == compacted_.index + 1 + k.
+  std::vector<Entry> entries_;
+};
+
+}  // namespace skiff

@@ -1,0 +1,68 @@
+// Vocabulary types shared by every part of skiff: node ids, terms and log indexes.
+//
+// Each is a distinct type so that a term can never be passed where an index is expected.
+// They are cheap value types (one uint64_t) with total ordering.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+
+namespace skiff {
+
+/// Identifies a member of a Raft group. Zero is reserved for "no node" (`kNoNode`).
+struct NodeId {
+  std::uint64_t value = 0;
+
+  constexpr NodeId() = default;
+  constexpr explicit NodeId(std::uint64_t v) : value(v) {}
+  friend constexpr auto operator<=>(NodeId, NodeId) = default;
+};
+
+/// The absent node: no vote cast, no leader known.
+inline constexpr NodeId kNoNode{};
+
+/// A Raft term (Raft §5.1). Zero is the term before any election.
+struct Term {
+  std::uint64_t value = 0;
+
+  constexpr Term() = default;
+  constexpr explicit Term(std::uint64_t v) : value(v) {}
+  friend constexpr auto operator<=>(Term, Term) = default;
+  /// The term after this one.
+  [[nodiscard]] constexpr Term next() const { return Term{value + 1}; }
+};
+
+/// A position in the replicated log. Entries start at 1; zero is "before the first entry".
+struct Index {
+  std::uint64_t value = 0;
+
+  constexpr Index() = default;
+  constexpr explicit Index(std::uint64_t v) : value(v) {}
+  friend constexpr auto operator<=>(Index, Index) = default;
+
+  /// Moves forward by `n` entries.
+  friend constexpr Index operator+(Index i, std::uint64_t n) { return Index{i.value + n}; }
+  /// Moves back by `n` entries. Precondition: `n <= i.value`.
+  friend constexpr Index operator-(Index i, std::uint64_t n) { return Index{i.value - n}; }
+  /// The number of entries in [b, a). Precondition: `b <= a`.
+  friend constexpr std::uint64_t operator-(Index a, Index b) { return a.value - b.value; }
+  constexpr Index& operator++() {
+    ++value;
+    return *this;
+  }
+};
+
+/// A log position together with the term of the entry there: identifies an entry uniquely
+/// (Raft §5.3, Log Matching Property).
+struct EntryId {
+  Term term;
+  Index index;
+  friend constexpr bool operator==(const EntryId&, const EntryId&) = default;
+};
+
+/// Text forms used by logs, errors and test transcripts.
+std::string describe(NodeId id);
+std::string describe(EntryId id);  // "index/term", e.g. "7/2"
+
+}  // namespace skiff

@@ -1,0 +1,89 @@
+#include "skiff/memory_storage.h"
+
+#include "core/str.h"
+
+namespace skiff {
+
+using detail::str_cat;
+
+Result<InitialState> MemoryStorage::initial_state() const {
+  return InitialState{hard_state_, conf_state_};
+}
+
+Index MemoryStorage::first_index() const {
+  return compacted_.index + 1;
+}
+
+Index MemoryStorage::last_index() const {
+  return compacted_.index + entries_.size();
+}
+
+Result<Term> MemoryStorage::term(Index i) const {
+  if (i < compacted_.index) {
+    return Status(ErrorCode::kCompacted,
+                  str_cat("index ", i, " is compacted (first index ", first_index(), ")"));
+  }
+  if (i == compacted_.index) {
+    return compacted_.term;
+  }
+  if (i > last_index()) {
+    return Status(ErrorCode::kUnavailable,
+                  str_cat("index ", i, " is past the last index ", last_index()));
+  }
+  return entries_[i - first_index()].term;
+}
+
+Result<std::vector<Entry>> MemoryStorage::entries(Index lo, Index hi,
+                                                  std::uint64_t max_bytes) const {
+  if (lo < first_index()) {
+    return Status(ErrorCode::kCompacted,
+                  str_cat("entries from ", lo, " are compacted (first index ", first_index(), ")"));
+  }
+  if (hi > last_index() + 1) {
+    return Status(ErrorCode::kUnavailable,
+                  str_cat("entries up to ", hi, " are past the last index ", last_index()));
+  }
+  std::vector<Entry> out;
+  std::uint64_t size = 0;
+  for (Index i = lo; i < hi; ++i) {
+    const Entry& e = entries_[i - first_index()];
+    const std::uint64_t s = entry_size(e);
+    if (!out.empty() && size + s > max_bytes) {
+      break;
+    }
+    size += s;
+    out.push_back(e);
+  }
+  return out;
+}
+
+Status MemoryStorage::append(const std::vector<Entry>& entries) {
+  if (entries.empty()) {
+    return Status();
+  }
+  for (std::size_t k = 1; k < entries.size(); ++k) {
+    if (entries[k].index != entries[k - 1].index + 1) {
+      return Status(ErrorCode::kInvalidArgument,
+                    str_cat("append: entry ", entries[k].index, " follows ", entries[k - 1].index));
+    }
+  }
+  if (entries.front().index > last_index() + 1) {
+    return Status(ErrorCode::kInvalidArgument,
+                  str_cat("append: first entry ", entries.front().index,
+                          " leaves a gap after last index ", last_index()));
+  }
+  std::size_t skip = 0;
+  while (skip < entries.size() && entries[skip].index <= compacted_.index) {
+    ++skip;  // already compacted: committed and applied
+  }
+  if (skip == entries.size()) {
+    return Status();
+  }
+  const Index from = entries[skip].index;
+  entries_.resize(from - first_index());
+  entries_.insert(entries_.end(), entries.begin() + static_cast<std::ptrdiff_t>(skip),
+                  entries.end());
+  return Status();
+}
+
+}  // namespace skiff

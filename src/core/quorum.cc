@@ -1,0 +1,61 @@
+#include "core/quorum.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "core/str.h"
+
+namespace skiff::detail {
+
+Index MajorityConfig::committed_index(
+    const std::function<std::optional<Index>(NodeId)>& acked) const {
+  if (voters_.empty()) {
+    // The empty config is the neutral element of joint quorums (thesis §4.3).
+    return Index{std::numeric_limits<std::uint64_t>::max()};
+  }
+  std::vector<Index> indexes;
+  indexes.reserve(voters_.size());
+  for (NodeId id : voters_) {
+    indexes.push_back(acked(id).value_or(Index{0}));
+  }
+  // Sorted descending, the quorum()-th largest index is acknowledged by a majority.
+  std::sort(indexes.begin(), indexes.end(), std::greater<>());
+  return indexes[quorum() - 1];
+}
+
+VoteResult MajorityConfig::vote_result(
+    const std::function<std::optional<bool>(NodeId)>& vote) const {
+  if (voters_.empty()) {
+    return VoteResult::kWon;
+  }
+  std::size_t granted = 0;
+  std::size_t missing = 0;
+  for (NodeId id : voters_) {
+    auto v = vote(id);
+    if (!v.has_value()) {
+      ++missing;
+    } else if (*v) {
+      ++granted;
+    }
+  }
+  if (granted >= quorum()) {
+    return VoteResult::kWon;
+  }
+  if (granted + missing >= quorum()) {
+    return VoteResult::kPending;
+  }
+  return VoteResult::kLost;
+}
+
+std::string MajorityConfig::describe() const {
+  std::string out = "[";
+  bool first = true;
+  for (NodeId id : voters_) {
+    out += str_cat(first ? "" : " ", id);
+    first = false;
+  }
+  return out + "]";
+}
+
+}  // namespace skiff::detail

@@ -1,0 +1,154 @@
+// Raft: the protocol state of one node and the dispatch of its inputs (Raft §5, thesis §3,
+// §6.2 check-quorum, §9.6 pre-vote). RawNode wraps it with the Ready bookkeeping.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/progress.h"
+#include "core/quorum.h"
+#include "core/raft_log.h"
+#include "core/rng.h"
+#include "skiff/config.h"
+#include "skiff/log_storage.h"
+#include "skiff/message.h"
+#include "skiff/raw_node.h"
+#include "skiff/result.h"
+#include "skiff/state.h"
+
+namespace skiff::detail {
+
+/// Role-specific state: it exists only while the node has that role (DESIGN.md §4).
+struct FollowerState {};
+struct PreCandidateState {
+  std::map<NodeId, bool> votes;
+};
+struct CandidateState {
+  std::map<NodeId, bool> votes;
+};
+struct LeaderState {
+  // One entry per voter and learner, this node included (its match = its durable log).
+  std::map<NodeId, Progress> progress;
+  // Payload bytes of uncommitted entries in the log (Config::max_uncommitted_size).
+  std::uint64_t uncommitted_size = 0;
+  // Followers need Appends (new entries or a commit to learn); sent when the Ready is built,
+  // so that all proposals between two Readies leave as one message per follower.
+  bool broadcast_pending = false;
+};
+using RoleState = std::variant<FollowerState, PreCandidateState, CandidateState, LeaderState>;
+
+class Raft {
+ public:
+  /// Validates config and stored state; see RawNode::create.
+  static Result<std::unique_ptr<Raft>> create(const Config& config, const LogStorage& storage);
+
+  void tick();
+  Status step(const Message& m);
+  Result<Proposal> propose(Bytes data);
+  Status campaign();
+
+  // --- for RawNode's Ready bookkeeping ---
+  /// Sends the Appends deferred by broadcast_pending.
+  void flush_broadcast();
+  bool has_pending_broadcast() const;
+  std::vector<Message>& messages() { return msgs_; }
+  const std::vector<Message>& messages() const { return msgs_; }
+  std::vector<Message>& messages_after_persist() { return msgs_after_persist_; }
+  const std::vector<Message>& messages_after_persist() const { return msgs_after_persist_; }
+  const Config& config() const { return config_; }
+  RaftLog& log() { return log_; }
+  const RaftLog& log() const { return log_; }
+  SoftState soft_state() const;
+  HardState hard_state() const;
+  /// This node's log is durable up to `id` (the last entry of an advanced Ready).
+  void on_persisted(EntryId id);
+  /// Entries were handed out for applying; a leader's uncommitted budget shrinks by them.
+  void on_committed_handed_out(const std::vector<Entry>& ents);
+
+  NodeId id() const { return id_; }
+  Term term() const { return term_; }
+  NodeId leader() const { return lead_; }
+  Role role() const;
+  const Counters& counters() const { return counters_; }
+  Counters& counters() { return counters_; }
+
+  /// Aborts with context on a broken invariant. Run after every step by tests and fuzzers.
+  void check_invariants() const;
+
+ private:
+  Raft(const Config& config, const LogStorage& storage, const InitialState& init);
+
+  // Role transitions.
+  void become_follower(Term term, NodeId lead);
+  void become_pre_candidate();
+  void become_candidate();
+  void become_leader();
+  void reset(Term term);
+  void reset_randomized_election_timeout();
+
+  // Elections.
+  void start_election(bool pre_vote);
+  void handle_vote_request(const Message& m);
+  void handle_vote_response(const Message& m);
+  bool promotable() const;
+  bool in_lease() const;
+  bool past_election_timeout() const;
+
+  // Ticks.
+  void tick_election();
+  void tick_heartbeat();
+
+  // Replication, leader side.
+  void broadcast_append();
+  void broadcast_heartbeat();
+  void send_heartbeat(NodeId to);
+  bool maybe_send_append(NodeId to, bool send_if_empty);
+  void send_appends_to(NodeId to, bool send_if_empty);
+  bool maybe_commit();
+  bool append_entries(std::vector<Entry> ents);
+  void handle_append_response(const Message& m);
+  void handle_heartbeat_response(const Message& m);
+  bool check_quorum_active();
+  Status step_leader(const Message& m);
+
+  // Replication, follower side.
+  void handle_append(const Message& m);
+  void handle_heartbeat(const Message& m);
+  Status step_follower(const Message& m);
+  Status step_candidate(const Message& m);
+
+  void send(Message m);
+  void log(LogLevel level, const std::string& line) const;
+  bool log_enabled(LogLevel level) const;
+  LeaderState& leader_state() { return std::get<LeaderState>(role_); }
+  bool is_leader() const { return std::holds_alternative<LeaderState>(role_); }
+  Progress* progress(NodeId id);
+
+  Config config_;
+  NodeId id_;
+  Term term_;
+  NodeId vote_;
+  NodeId lead_;
+  RaftLog log_;
+  MajorityConfig voters_;
+  std::set<NodeId> learners_;
+  RoleState role_;
+
+  // Ticks since the last reset of the election timer (leader: since the last quorum check).
+  std::uint32_t election_elapsed_ = 0;
+  std::uint32_t heartbeat_elapsed_ = 0;
+  // Drawn from [election_tick, 2 * election_tick) at every reset.
+  std::uint32_t randomized_election_timeout_ = 0;
+  Rng rng_;
+
+  std::vector<Message> msgs_;
+  std::vector<Message> msgs_after_persist_;
+  Counters counters_;
+};
+
+}  // namespace skiff::detail
