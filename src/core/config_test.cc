@@ -1,0 +1,205 @@
+#include "skiff/config.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <tuple>
+
+#include "skiff/memory_storage.h"
+#include "skiff/raw_node.h"
+
+namespace skiff {
+namespace {
+
+bool is_word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+// Whether `st`'s message contains `what` as a whole word ("id" in "invalid" does not count).
+::testing::AssertionResult mentions(const Status& st, const std::string& what) {
+  const std::string& msg = st.message();
+  for (auto at = msg.find(what); at != std::string::npos; at = msg.find(what, at + 1)) {
+    const auto end = at + what.size();
+    const bool starts_word = at == 0 || !is_word_char(msg[at - 1]);
+    const bool ends_word = end == msg.size() || !is_word_char(msg[end]);
+    if (starts_word && ends_word) {
+      return ::testing::AssertionSuccess();
+    }
+  }
+  return ::testing::AssertionFailure() << "\"" << msg << "\" does not mention " << what;
+}
+
+Config valid() {
+  Config c;
+  c.id = NodeId{1};
+  return c;
+}
+
+ConfState three_voters() {
+  return ConfState{.voters = {NodeId{1}, NodeId{2}, NodeId{3}}};
+}
+
+// Every field a test could change, for comparing a config before and after validate().
+auto fields(const Config& c) {
+  return std::make_tuple(c.id, c.election_tick, c.heartbeat_tick, c.seed, c.pre_vote,
+                         c.check_quorum, c.forward_proposals, c.max_size_per_msg,
+                         c.max_inflight_msgs, c.max_inflight_bytes, c.max_uncommitted_size,
+                         c.max_committed_size_per_ready, c.applied, c.logger);
+}
+
+TEST(Config, DefaultsWithAnIdAreValid) {
+  EXPECT_TRUE(valid().validate().ok()) << valid().validate().to_string();
+}
+
+TEST(Config, DefaultsMatchTheDocumentedValues) {
+  const Config c;
+  EXPECT_EQ(c.id, kNoNode);
+  EXPECT_EQ(c.election_tick, 10U);
+  EXPECT_EQ(c.heartbeat_tick, 1U);
+  EXPECT_TRUE(c.pre_vote);
+  EXPECT_TRUE(c.check_quorum);
+  EXPECT_FALSE(c.forward_proposals);
+  EXPECT_EQ(c.max_inflight_msgs, 256U);
+  EXPECT_EQ(c.max_inflight_bytes, 0U);
+  EXPECT_EQ(c.applied, Index{0});
+}
+
+struct BadField {
+  const char* name;  // the field the error must name
+  std::function<void(Config&)> spoil;
+};
+
+class ConfigRejects : public ::testing::TestWithParam<BadField> {};
+
+TEST_P(ConfigRejects, WithInvalidArgumentNamingTheField) {
+  Config c = valid();
+  GetParam().spoil(c);
+  const auto before = fields(c);
+  Status st = c.validate();
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(mentions(st, GetParam().name));
+  // validate() reports; it never "fixes" the value (DESIGN.md §5.2).
+  EXPECT_EQ(fields(c), before);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryField, ConfigRejects,
+    ::testing::Values(
+        BadField{"id", [](Config& c) { c.id = kNoNode; }},
+        BadField{"heartbeat_tick", [](Config& c) { c.heartbeat_tick = 0; }},
+        BadField{"election_tick", [](Config& c) { c.election_tick = c.heartbeat_tick; }},
+        BadField{"election_tick",
+                 [](Config& c) {
+                   c.heartbeat_tick = 5;
+                   c.election_tick = 4;
+                 }},
+        BadField{"election_tick", [](Config& c) { c.election_tick = (1U << 30) + 1; }},
+        BadField{"max_inflight_msgs", [](Config& c) { c.max_inflight_msgs = 0; }},
+        BadField{"max_size_per_msg", [](Config& c) { c.max_size_per_msg = 0; }},
+        BadField{"max_committed_size_per_ready",
+                 [](Config& c) { c.max_committed_size_per_ready = 0; }}),
+    [](const ::testing::TestParamInfo<BadField>& param_info) {
+      return std::string(param_info.param.name) + "_" + std::to_string(param_info.index);
+    });
+
+TEST(Config, ElectionTickErrorNamesBothValues) {
+  Config c = valid();
+  c.heartbeat_tick = 3;
+  c.election_tick = 2;
+  Status st = c.validate();
+  EXPECT_TRUE(mentions(st, "election_tick (2)"));
+  EXPECT_TRUE(mentions(st, "heartbeat_tick (3)"));
+}
+
+TEST(Config, BoundaryValuesAreAccepted) {
+  Config c = valid();
+  c.heartbeat_tick = 1;
+  c.election_tick = 2;
+  c.max_inflight_msgs = 1;
+  c.max_size_per_msg = 1;
+  c.max_committed_size_per_ready = 1;
+  c.max_inflight_bytes = 0;
+  c.max_uncommitted_size = 0;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+  c.election_tick = 1U << 30;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+}
+
+TEST(Config, ValidateLeavesAValidConfigUnchanged) {
+  Config c = valid();
+  c.election_tick = 17;
+  c.seed = 99;
+  c.applied = Index{3};
+  const auto before = fields(c);
+  ASSERT_TRUE(c.validate().ok());
+  EXPECT_EQ(fields(c), before);
+}
+
+TEST(RawNodeCreate, BadConfigIsReturnedNotFatal) {
+  MemoryStorage storage(three_voters());
+  Config c = valid();
+  c.heartbeat_tick = 0;
+  auto node = RawNode::create(c, storage);
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(mentions(node.status(), "heartbeat_tick"));
+}
+
+TEST(RawNodeCreate, ValidConfigStartsAFollower) {
+  MemoryStorage storage(three_voters());
+  auto node = RawNode::create(valid(), storage);
+  ASSERT_TRUE(node.ok()) << node.status().to_string();
+  EXPECT_EQ(node->id(), NodeId{1});
+  EXPECT_EQ(node->role(), Role::kFollower);
+  EXPECT_EQ(node->term(), Term{0});
+  EXPECT_FALSE(node->has_ready());
+}
+
+TEST(RawNodeCreate, StoredCommitPastTheLastEntryIsCorruption) {
+  MemoryStorage storage(three_voters());
+  ASSERT_TRUE(storage.append({Entry{.term = Term{1}, .index = Index{1}}}).ok());
+  storage.set_hard_state(HardState{.term = Term{1}, .vote = kNoNode, .commit = Index{2}});
+  auto node = RawNode::create(valid(), storage);
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), ErrorCode::kCorruption);
+}
+
+TEST(RawNodeCreate, StoredCommitAtTheLastEntryIsFine) {
+  MemoryStorage storage(three_voters());
+  ASSERT_TRUE(storage.append({Entry{.term = Term{1}, .index = Index{1}}}).ok());
+  storage.set_hard_state(HardState{.term = Term{1}, .vote = kNoNode, .commit = Index{1}});
+  auto node = RawNode::create(valid(), storage);
+  ASSERT_TRUE(node.ok()) << node.status().to_string();
+  EXPECT_EQ(node->commit_index(), Index{1});
+  EXPECT_EQ(node->term(), Term{1});
+}
+
+TEST(RawNodeCreate, AppliedPastTheStoredCommitIsInvalidArgument) {
+  MemoryStorage storage(three_voters());
+  ASSERT_TRUE(storage
+                  .append({Entry{.term = Term{1}, .index = Index{1}},
+                           Entry{.term = Term{1}, .index = Index{2}}})
+                  .ok());
+  storage.set_hard_state(HardState{.term = Term{1}, .vote = kNoNode, .commit = Index{1}});
+  Config c = valid();
+  c.applied = Index{2};
+  auto node = RawNode::create(c, storage);
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(mentions(node.status(), "applied"));
+  c.applied = Index{1};
+  auto ok = RawNode::create(c, storage);
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->applied_index(), Index{1});
+}
+
+TEST(RawNodeCreate, MembershipWithNodeZeroOrDuplicatesIsCorruption) {
+  MemoryStorage zero(ConfState{.voters = {NodeId{1}, kNoNode}});
+  EXPECT_EQ(RawNode::create(valid(), zero).status().code(), ErrorCode::kCorruption);
+  MemoryStorage twice(ConfState{.voters = {NodeId{1}, NodeId{2}}, .learners = {NodeId{2}}});
+  EXPECT_EQ(RawNode::create(valid(), twice).status().code(), ErrorCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace skiff

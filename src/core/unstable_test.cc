@@ -1,0 +1,168 @@
+#include "core/unstable.h"
+
+#include <gtest/gtest.h>
+
+namespace skiff::detail {
+namespace {
+
+Entry ent(std::uint64_t index, std::uint64_t term) {
+  return Entry{.term = Term{term}, .index = Index{index}};
+}
+
+// An unstable tail holding `ents` (contiguous), none of them handed out yet.
+Unstable holding(const std::vector<Entry>& ents) {
+  Unstable u(ents.front().index);
+  u.truncate_and_append(ents);
+  return u;
+}
+
+TEST(Unstable, EmptyHasNoTermsOrLastIndex) {
+  Unstable u(Index{5});
+  EXPECT_EQ(u.offset(), Index{5});
+  EXPECT_EQ(u.maybe_last_index(), std::nullopt);
+  EXPECT_EQ(u.maybe_term(Index{4}), std::nullopt);
+  EXPECT_EQ(u.maybe_term(Index{5}), std::nullopt);
+  EXPECT_FALSE(u.has_next_entries());
+  u.check_invariants();
+}
+
+TEST(Unstable, MaybeTermAndLastIndexCoverOnlyHeldEntries) {
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 2)});
+  EXPECT_EQ(u.maybe_last_index(), Index{7});
+  EXPECT_EQ(u.maybe_term(Index{4}), std::nullopt);  // before offset: in storage
+  EXPECT_EQ(u.maybe_term(Index{5}), Term{1});
+  EXPECT_EQ(u.maybe_term(Index{7}), Term{2});
+  EXPECT_EQ(u.maybe_term(Index{8}), std::nullopt);
+}
+
+TEST(Unstable, AppendAfterTheLastEntry) {
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.truncate_and_append({ent(7, 1), ent(8, 2)});
+  EXPECT_EQ(u.offset(), Index{5});
+  EXPECT_EQ(u.entries(), (std::vector<Entry>{ent(5, 1), ent(6, 1), ent(7, 1), ent(8, 2)}));
+  u.check_invariants();
+}
+
+TEST(Unstable, AppendKeepsWhatWasAlreadyHandedOut) {
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.accept_in_progress();
+  EXPECT_FALSE(u.has_next_entries());
+  u.truncate_and_append({ent(7, 1)});
+  EXPECT_TRUE(u.has_next_entries());
+  EXPECT_EQ(u.next_entries(), std::vector<Entry>{ent(7, 1)});
+}
+
+TEST(Unstable, ReplaceEverythingFromBeforeTheOffset) {
+  // The new entries start inside storage: the whole unstable tail goes, and the next Ready
+  // overwrites storage from index 3 on.
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.accept_in_progress();
+  u.truncate_and_append({ent(3, 2), ent(4, 2)});
+  EXPECT_EQ(u.offset(), Index{3});
+  EXPECT_EQ(u.entries(), (std::vector<Entry>{ent(3, 2), ent(4, 2)}));
+  EXPECT_EQ(u.maybe_last_index(), Index{4});
+  // None of them has been handed out.
+  EXPECT_EQ(u.next_entries(), (std::vector<Entry>{ent(3, 2), ent(4, 2)}));
+  u.check_invariants();
+}
+
+TEST(Unstable, ReplaceEverythingFromTheOffset) {
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.accept_in_progress();
+  u.truncate_and_append({ent(5, 2)});
+  EXPECT_EQ(u.offset(), Index{5});
+  EXPECT_EQ(u.entries(), std::vector<Entry>{ent(5, 2)});
+  EXPECT_EQ(u.next_entries(), std::vector<Entry>{ent(5, 2)});
+  u.check_invariants();
+}
+
+TEST(Unstable, TruncateInTheMiddle) {
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 1)});
+  u.truncate_and_append({ent(6, 2), ent(7, 2), ent(8, 2)});
+  EXPECT_EQ(u.offset(), Index{5});
+  EXPECT_EQ(u.entries(), (std::vector<Entry>{ent(5, 1), ent(6, 2), ent(7, 2), ent(8, 2)}));
+  u.check_invariants();
+}
+
+TEST(Unstable, TruncateInTheMiddleRewindsInProgress) {
+  // 5..7 were handed out; 6 and 7 are replaced before the write completes: they must be handed
+  // out again, 5 need not be.
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 1)});
+  u.accept_in_progress();
+  u.truncate_and_append({ent(6, 2)});
+  EXPECT_TRUE(u.has_next_entries());
+  EXPECT_EQ(u.next_entries(), std::vector<Entry>{ent(6, 2)});
+  u.check_invariants();
+}
+
+TEST(Unstable, TruncateInTheMiddleKeepsInProgressBeforeIt) {
+  // Only 5 was handed out; 6 and 7 were not, and 7 is replaced: 6 and the new 7 are next.
+  Unstable u = holding({ent(5, 1)});
+  u.accept_in_progress();
+  u.truncate_and_append({ent(6, 1), ent(7, 1)});
+  u.truncate_and_append({ent(7, 2)});
+  EXPECT_EQ(u.next_entries(), (std::vector<Entry>{ent(6, 1), ent(7, 2)}));
+}
+
+TEST(Unstable, StableToDropsDurableEntries) {
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 2)});
+  u.accept_in_progress();
+  u.stable_to(EntryId{Term{1}, Index{6}});
+  EXPECT_EQ(u.offset(), Index{7});
+  EXPECT_EQ(u.entries(), std::vector<Entry>{ent(7, 2)});
+  EXPECT_FALSE(u.has_next_entries());  // 7 is still being written
+  u.check_invariants();
+  u.stable_to(EntryId{Term{2}, Index{7}});
+  EXPECT_EQ(u.offset(), Index{8});
+  EXPECT_TRUE(u.entries().empty());
+  EXPECT_EQ(u.maybe_last_index(), std::nullopt);
+  u.check_invariants();
+}
+
+TEST(Unstable, StableToKeepsEntriesAppendedDuringTheWrite) {
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.accept_in_progress();
+  u.truncate_and_append({ent(7, 1)});
+  u.stable_to(EntryId{Term{1}, Index{6}});
+  EXPECT_EQ(u.offset(), Index{7});
+  EXPECT_TRUE(u.has_next_entries());
+  EXPECT_EQ(u.next_entries(), std::vector<Entry>{ent(7, 1)});
+  u.check_invariants();
+}
+
+TEST(Unstable, StableToIgnoresAnEntryReplacedDuringTheWrite) {
+  // 6/1 was being written when a new leader replaced it with 6/2. The write of 6/1 completing
+  // says nothing about 6/2, which is not durable.
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.accept_in_progress();
+  u.truncate_and_append({ent(6, 2)});
+  u.stable_to(EntryId{Term{1}, Index{6}});
+  EXPECT_EQ(u.offset(), Index{5});
+  EXPECT_EQ(u.entries(), (std::vector<Entry>{ent(5, 1), ent(6, 2)}));
+  EXPECT_EQ(u.next_entries(), std::vector<Entry>{ent(6, 2)});
+  u.check_invariants();
+}
+
+TEST(Unstable, StableToIgnoresIndexesNotHeld) {
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  u.stable_to(EntryId{Term{1}, Index{4}});  // already stable
+  u.stable_to(EntryId{Term{1}, Index{9}});  // never held
+  EXPECT_EQ(u.offset(), Index{5});
+  EXPECT_EQ(u.entries().size(), 2U);
+}
+
+TEST(Unstable, SliceReturnsTheHalfOpenRange) {
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 2), ent(8, 3)});
+  EXPECT_EQ(u.slice(Index{6}, Index{8}), (std::vector<Entry>{ent(6, 1), ent(7, 2)}));
+  EXPECT_EQ(u.slice(Index{5}, Index{9}).size(), 4U);
+  EXPECT_TRUE(u.slice(Index{7}, Index{7}).empty());
+}
+
+TEST(UnstableDeathTest, SliceOutsideTheHeldEntriesAborts) {
+  Unstable u = holding({ent(5, 1), ent(6, 1)});
+  EXPECT_DEATH((void)u.slice(Index{4}, Index{6}), "unstable slice");
+  EXPECT_DEATH((void)u.slice(Index{5}, Index{8}), "unstable slice");
+}
+
+}  // namespace
+}  // namespace skiff::detail
