@@ -3,16 +3,58 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <limits>
 
 namespace skiff::test {
+namespace {
+
+// The entries load_log and append_msg make: payload "index/term".
+Entry make_entry(std::uint64_t index, std::uint64_t term) {
+  Entry e;
+  e.index = Index{index};
+  e.term = Term{term};
+  e.data = Bytes(std::to_string(index) + "/" + std::to_string(term));
+  return e;
+}
+
+}  // namespace
+
+std::uint64_t seed_from_env(std::uint64_t fallback) {
+  const char* env = std::getenv("SKIFF_SEED");
+  return env != nullptr ? std::strtoull(env, nullptr, 10) : fallback;
+}
+
+std::function<bool(const Message&)> msg_is(MessageType type, std::uint64_t from, std::uint64_t to) {
+  return [=](const Message& m) {
+    return m.type == type && (from == 0 || m.from == NodeId{from}) &&
+           (to == 0 || m.to == NodeId{to});
+  };
+}
+
+Message append_msg(std::uint64_t from, std::uint64_t to, std::uint64_t term,
+                   std::uint64_t prev_index, std::uint64_t prev_term,
+                   const std::vector<std::uint64_t>& entry_terms, std::uint64_t commit) {
+  Message m;
+  m.type = MessageType::kAppend;
+  m.from = NodeId{from};
+  m.to = NodeId{to};
+  m.term = Term{term};
+  m.index = Index{prev_index};
+  m.log_term = Term{prev_term};
+  m.commit = Index{commit};
+  for (std::size_t k = 0; k < entry_terms.size(); ++k) {
+    m.entries.push_back(make_entry(prev_index + 1 + k, entry_terms[k]));
+  }
+  return m;
+}
 
 Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), rng_state_(options_.seed) {
-  ConfState cs;
   for (std::uint64_t id = 1; id <= options_.size; ++id) {
-    cs.voters.push_back(NodeId{id});
+    conf_state_.voters.push_back(NodeId{id});
   }
   for (std::uint64_t id = 1; id <= options_.size; ++id) {
-    members_[id].storage.set_conf_state(cs);
+    members_[id].storage.set_conf_state(conf_state_);
     restart(id);
   }
 }
@@ -121,31 +163,86 @@ Result<Proposal> Cluster::propose(std::uint64_t id, const std::string& data) {
 }
 
 void Cluster::send(const Message& m) {
+  if (send_observer_) {
+    send_observer_(m);
+  }
   in_flight_.push_back(m);
 }
 
+std::size_t Cluster::deliver_matching(const std::function<bool(const Message&)>& pred) {
+  std::size_t delivered = 0;
+  for (const Message& m : take_matching(pred)) {
+    delivered += deliver(m) ? 1 : 0;
+  }
+  return delivered;
+}
+
+std::size_t Cluster::deliver_to(std::uint64_t id) {
+  return deliver_matching([id](const Message& m) { return m.to == NodeId{id}; });
+}
+
+std::vector<Message> Cluster::take_matching(const std::function<bool(const Message&)>& pred) {
+  std::vector<Message> taken;
+  std::deque<Message> kept;
+  for (Message& m : in_flight_) {
+    if (pred(m)) {
+      taken.push_back(std::move(m));
+    } else {
+      kept.push_back(std::move(m));
+    }
+  }
+  in_flight_.swap(kept);
+  return taken;
+}
+
+std::size_t Cluster::count_in_flight(const std::function<bool(const Message&)>& pred) const {
+  return static_cast<std::size_t>(std::count_if(in_flight_.begin(), in_flight_.end(), pred));
+}
+
 bool Cluster::process_ready(std::uint64_t id) {
+  if (!begin_ready(id)) {
+    return false;
+  }
+  finish_ready(id);
+  return true;
+}
+
+bool Cluster::process_readies() {
+  bool progress = false;
+  for (std::uint64_t id : ids()) {
+    progress |= process_ready(id);
+  }
+  return progress;
+}
+
+std::optional<Ready> Cluster::begin_ready(std::uint64_t id) {
   Member& member = members_.at(id);
   if (!member.node || !member.node->has_ready()) {
-    return false;
+    return std::nullopt;
   }
   auto rd = member.node->ready();
   EXPECT_TRUE(rd.ok()) << rd.status().to_string();
   if (!rd.ok()) {
-    return false;
+    return std::nullopt;
   }
+  // Step 1 of the Ready contract: these may leave before the write.
   for (const Message& m : rd->messages) {
     send(m);
   }
-  Status s = member.storage.append(rd->entries);
+  member.begun = std::move(rd).value();
+  return member.begun;
+}
+
+void Cluster::persist(Member& member, const Ready& rd) {
+  Status s = member.storage.append(rd.entries);
   EXPECT_TRUE(s.ok()) << s.to_string();
-  if (rd->hard_state) {
-    member.storage.set_hard_state(*rd->hard_state);
+  if (rd.hard_state) {
+    member.storage.set_hard_state(*rd.hard_state);
   }
-  for (const Message& m : rd->persisted_messages) {
-    send(m);
-  }
-  for (const Entry& e : rd->committed_entries) {
+}
+
+void Cluster::apply(std::uint64_t id, Member& member, const Ready& rd) {
+  for (const Entry& e : rd.committed_entries) {
     auto [it, inserted] = committed_.emplace(e.index, e);
     EXPECT_EQ(it->second, e) << "state machine safety: node " << id << " applies " << describe(e)
                              << " where another node applied " << describe(it->second) << "\n"
@@ -156,10 +253,24 @@ bool Cluster::process_ready(std::uint64_t id) {
     }
     member.applied.push_back(e);
   }
-  s = member.node->advance(*rd);
+}
+
+void Cluster::finish_ready(std::uint64_t id) {
+  Member& member = members_.at(id);
+  if (!member.begun) {
+    ADD_FAILURE() << "node " << id << " has no begun Ready";
+    return;
+  }
+  const Ready rd = std::move(*member.begun);
+  member.begun.reset();
+  persist(member, rd);  // step 2
+  for (const Message& m : rd.persisted_messages) {
+    send(m);  // step 3
+  }
+  apply(id, member, rd);                // step 4
+  Status s = member.node->advance(rd);  // step 5
   EXPECT_TRUE(s.ok()) << s.to_string();
   member.node->check_invariants();
-  return true;
 }
 
 bool Cluster::deliver(const Message& m) {
@@ -181,10 +292,7 @@ bool Cluster::deliver(const Message& m) {
 }
 
 bool Cluster::step_round() {
-  bool progress = false;
-  for (std::uint64_t id : ids()) {
-    progress |= process_ready(id);
-  }
+  bool progress = process_readies();
   std::deque<Message> batch;
   batch.swap(in_flight_);
   progress |= !batch.empty();
@@ -214,6 +322,18 @@ void Cluster::run_ticks(int n) {
   }
 }
 
+int Cluster::run_until(const std::function<bool()>& done, int max_ticks) {
+  for (int k = 0; k <= max_ticks; ++k) {
+    if (done()) {
+      return k;
+    }
+    if (k < max_ticks) {
+      run_ticks(1);
+    }
+  }
+  return -1;
+}
+
 void Cluster::elect(std::uint64_t id) {
   Status s = campaign(id);
   ASSERT_TRUE(s.ok()) << s.to_string();
@@ -224,18 +344,23 @@ void Cluster::elect(std::uint64_t id) {
 void Cluster::crash(std::uint64_t id) {
   Member& m = members_.at(id);
   m.node.reset();
+  m.begun.reset();
   m.applied.clear();
 }
 
 void Cluster::crash_before_persist(std::uint64_t id) {
+  // The Ready's `messages` may leave before the write: the crash cannot take them back.
+  (void)begin_ready(id);
+  crash(id);
+}
+
+void Cluster::crash_after_persist(std::uint64_t id) {
   Member& member = members_.at(id);
-  if (member.node && member.node->has_ready()) {
-    auto rd = member.node->ready();
-    if (rd.ok()) {
-      for (const Message& m : rd->messages) {
-        send(m);  // allowed to leave before the write: the crash cannot take them back
-      }
-    }
+  if (!member.begun) {
+    (void)begin_ready(id);
+  }
+  if (member.begun) {
+    persist(member, *member.begun);
   }
   crash(id);
 }
@@ -260,6 +385,49 @@ std::optional<std::uint64_t> Cluster::leader() const {
     }
   }
   return found;
+}
+
+void Cluster::load_log(std::uint64_t id, const std::vector<std::uint64_t>& terms,
+                       std::uint64_t commit, std::uint64_t term) {
+  crash(id);
+  Member& m = members_.at(id);
+  m.storage = MemoryStorage(conf_state_);
+  std::vector<Entry> entries;
+  for (std::size_t k = 0; k < terms.size(); ++k) {
+    entries.push_back(make_entry(k + 1, terms[k]));
+  }
+  Status s = m.storage.append(entries);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  const Term last = terms.empty() ? Term{0} : Term{terms.back()};
+  m.storage.set_hard_state(HardState{std::max(last, Term{term}), kNoNode, Index{commit}});
+  restart(id);
+}
+
+std::vector<Entry> Cluster::stored_log(std::uint64_t id) const {
+  const MemoryStorage& s = members_.at(id).storage;
+  auto ents =
+      s.entries(s.first_index(), s.last_index() + 1, std::numeric_limits<std::uint64_t>::max());
+  EXPECT_TRUE(ents.ok()) << ents.status().to_string();
+  return ents.ok() ? *ents : std::vector<Entry>{};
+}
+
+std::vector<std::uint64_t> Cluster::log_terms(std::uint64_t id) const {
+  std::vector<std::uint64_t> out;
+  for (const Entry& e : stored_log(id)) {
+    out.push_back(e.term.value);
+  }
+  return out;
+}
+
+std::uint64_t Cluster::uncommitted_bytes(std::uint64_t id) const {
+  const Index commit = members_.at(id).storage.hard_state().commit;
+  std::uint64_t bytes = 0;
+  for (const Entry& e : stored_log(id)) {
+    if (e.index > commit) {
+      bytes += e.data.size();
+    }
+  }
+  return bytes;
 }
 
 std::vector<std::string> Cluster::applied(std::uint64_t id) const {

@@ -12,6 +12,11 @@
 // filter. Each node's MemoryStorage is its durable state: crash() forgets the RawNode (and
 // its unpersisted Ready), restart() rebuilds it from storage. Every applied entry is checked
 // against every other node's entry at the same index (state machine safety).
+//
+// Step-by-step stories take the wheel instead of stabilize(): process_readies() runs every
+// node's Ready without delivering, deliver_matching()/deliver_to() deliver chosen messages,
+// take_matching() holds messages back, inject() puts them (or forged ones) on the wire, and
+// begin_ready()/finish_ready() split one Ready around a slow disk write.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +33,39 @@
 #include "skiff/config.h"
 #include "skiff/memory_storage.h"
 #include "skiff/raw_node.h"
+
+namespace skiff {
+
+// GoogleTest printers, so that failures show values in their text form (DESIGN.md §5.5).
+inline void PrintTo(const Entry& e, std::ostream* os) {
+  *os << describe(e);
+}
+inline void PrintTo(const Message& m, std::ostream* os) {
+  *os << describe(m);
+}
+inline void PrintTo(const HardState& hs, std::ostream* os) {
+  *os << describe(hs);
+}
+inline void PrintTo(const EntryId& id, std::ostream* os) {
+  *os << describe(id);
+}
+inline void PrintTo(NodeId id, std::ostream* os) {
+  *os << "node " << id.value;
+}
+inline void PrintTo(Term t, std::ostream* os) {
+  *os << "t" << t.value;
+}
+inline void PrintTo(Index i, std::ostream* os) {
+  *os << "index " << i.value;
+}
+inline void PrintTo(Role r, std::ostream* os) {
+  *os << to_string(r);
+}
+inline void PrintTo(ErrorCode code, std::ostream* os) {
+  *os << to_string(code);
+}
+
+}  // namespace skiff
 
 namespace skiff::test {
 
@@ -40,6 +79,27 @@ struct ClusterOptions {
   /// Adjusts each node's config before it is created (and on restart).
   std::function<void(Config&)> tweak;
 };
+
+/// The seed of a randomized test: the environment variable SKIFF_SEED if set (to replay a
+/// failure or explore), else `fallback`. Tests print it in their failure messages.
+std::uint64_t seed_from_env(std::uint64_t fallback);
+
+/// A predicate for the manual delivery functions: messages of `type`, from `from` (0: anyone)
+/// to `to` (0: anyone). E.g. c.deliver_matching(msg_is(MessageType::kVote, 1, 3)).
+std::function<bool(const Message&)> msg_is(MessageType type, std::uint64_t from = 0,
+                                           std::uint64_t to = 0);
+
+/// A hand-made Append from `from` to `to` in `term`, after entry (prev_index, prev_term),
+/// carrying entries with the given terms and load_log's payloads ("index/term").
+Message append_msg(std::uint64_t from, std::uint64_t to, std::uint64_t term,
+                   std::uint64_t prev_index, std::uint64_t prev_term,
+                   const std::vector<std::uint64_t>& entry_terms, std::uint64_t commit = 0);
+
+/// Raft as the paper describes it: no pre-vote, no check-quorum, so that a campaign goes
+/// straight to a vote and nobody ignores it.
+inline ClusterOptions plain_raft(std::size_t size = 3) {
+  return ClusterOptions{.size = size, .pre_vote = false, .check_quorum = false};
+}
 
 class Cluster {
  public:
@@ -69,6 +129,21 @@ class Cluster {
   const std::deque<Message>& in_flight() const { return in_flight_; }
   /// Discards every message in flight.
   void clear_in_flight() { in_flight_.clear(); }
+  /// Calls `f` with every message a node sends, before cuts, loss or the drop filter.
+  void set_send_observer(std::function<void(const Message&)> f) { send_observer_ = std::move(f); }
+
+  // --- manual delivery ---
+  /// Delivers, in FIFO order, every message in flight for which `pred` holds; the others stay
+  /// in flight. Cuts, loss and the drop filter still apply. Returns how many arrived.
+  std::size_t deliver_matching(const std::function<bool(const Message&)>& pred);
+  /// Delivers every message in flight addressed to `id`.
+  std::size_t deliver_to(std::uint64_t id);
+  /// Takes the matching messages off the network and returns them (to hold or inspect).
+  std::vector<Message> take_matching(const std::function<bool(const Message&)>& pred);
+  /// Puts `m` on the network as if its sender had sent it (a held message, or a forged one).
+  void inject(const Message& m) { in_flight_.push_back(m); }
+  /// How many messages in flight match `pred`.
+  std::size_t count_in_flight(const std::function<bool(const Message&)>& pred) const;
 
   // --- inputs ---
   void tick(std::uint64_t id, int n = 1);
@@ -78,6 +153,14 @@ class Cluster {
   // --- driving ---
   /// Handles the pending Ready of `id` per the Ready contract. Returns false if none.
   bool process_ready(std::uint64_t id);
+  /// Handles every node's pending Ready once, delivering nothing.
+  bool process_readies();
+  /// Takes the pending Ready of `id` and sends only its `messages`; the write, the persisted
+  /// messages and the applying wait for finish_ready (a slow disk). Returns a copy, or nullopt
+  /// if there was no Ready.
+  std::optional<Ready> begin_ready(std::uint64_t id);
+  /// Completes the Ready begun on `id`: persist, send persisted_messages, apply, advance.
+  void finish_ready(std::uint64_t id);
   /// Handles every node's Ready once, then delivers the messages in flight at that moment.
   /// Returns whether anything happened.
   bool step_round();
@@ -87,6 +170,9 @@ class Cluster {
   void run_ticks(int n);
   /// Campaigns on `id`, stabilizes and expects `id` to lead.
   void elect(std::uint64_t id);
+  /// Like run_ticks(1), repeated until `done()` holds, at most `max_ticks` times. Returns the
+  /// number of ticks it took (0 if it already held), or -1 if it never did.
+  int run_until(const std::function<bool()>& done, int max_ticks);
 
   // --- crashes ---
   /// Forgets the node's volatile state; its storage survives. Messages to it are dropped.
@@ -94,8 +180,24 @@ class Cluster {
   /// Takes the node's Ready, sends only what may leave before persistence, and crashes before
   /// the write completes: models a crash mid-fsync (PITFALLS #8, #9, #10).
   void crash_before_persist(std::uint64_t id);
+  /// Completes the write of the node's pending (or begun) Ready, then crashes before sending
+  /// its persisted_messages or applying: the disk has it, nobody heard of it.
+  void crash_after_persist(std::uint64_t id);
   /// Rebuilds the node from its storage with a fresh (empty) state machine.
   void restart(std::uint64_t id);
+
+  // --- logs ---
+  /// Replaces the node's durable state with a log whose entry k (from 1) has term `terms[k-1]`
+  /// and payload "k/term", a hard state in term max(`term`, last entry's term) with no vote,
+  /// committed at `commit`, and restarts it: a node that lived through earlier terms.
+  void load_log(std::uint64_t id, const std::vector<std::uint64_t>& terms, std::uint64_t commit = 0,
+                std::uint64_t term = 0);
+  /// The node's durable log.
+  std::vector<Entry> stored_log(std::uint64_t id) const;
+  /// Terms of the node's durable log in index order: {1, 1, 2} for [1/1 2/1 3/2].
+  std::vector<std::uint64_t> log_terms(std::uint64_t id) const;
+  /// Payload bytes of the node's durable entries above its durable commit index.
+  std::uint64_t uncommitted_bytes(std::uint64_t id) const;
 
   // --- observations ---
   /// The unique live leader of the highest term, if there is one.
@@ -114,9 +216,12 @@ class Cluster {
     MemoryStorage storage;
     std::unique_ptr<RawNode> node;  // null while crashed
     std::vector<Entry> applied;
+    std::optional<Ready> begun;  // taken by begin_ready, not yet finished
   };
   Config make_config(std::uint64_t id) const;
   void send(const Message& m);
+  void persist(Member& member, const Ready& rd);
+  void apply(std::uint64_t id, Member& member, const Ready& rd);
   bool deliver(const Message& m);
   bool linked(NodeId from, NodeId to) const;
   double next_random();
@@ -127,7 +232,9 @@ class Cluster {
   std::set<std::pair<std::uint64_t, std::uint64_t>> cut_links_;
   double loss_ = 0;
   std::function<bool(const Message&)> drop_filter_;
+  std::function<void(const Message&)> send_observer_;
   std::uint64_t rng_state_;
+  ConfState conf_state_;
   std::vector<std::string> transcript_;
   std::map<Index, Entry> committed_;
 };
