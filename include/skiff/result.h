@@ -20,7 +20,7 @@ enum class ErrorCode : std::uint8_t {
   kOk = 0,
   kInvalidArgument,     // the caller passed something malformed (config, message, argument)
   kNotLeader,           // only a leader can do this; `Status::leader_hint()` names the leader
-  kProposalDropped,     // a proposal was refused (limit reached, no leader known, transfer...)
+  kProposalDropped,     // a proposal was refused (no leader known, limit reached...): retry
   kCompacted,           // the requested log position was discarded by compaction
   kUnavailable,         // the requested log position does not exist (yet)
   kFailedPrecondition,  // the call is not allowed in the current state (e.g. Ready outstanding)
@@ -32,7 +32,7 @@ enum class ErrorCode : std::uint8_t {
 std::string_view to_string(ErrorCode code);
 
 /// The outcome of an operation: ok, or an error code with a human-readable message.
-/// A `kNotLeader` status also carries the id of the leader this node knows of (maybe kNoNode).
+/// A `kNotLeader` status also carries the id of the leader this node knows of.
 class [[nodiscard]] Status {
  public:
   /// Success.
@@ -47,7 +47,7 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == ErrorCode::kOk; }
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
-  /// For kNotLeader: the leader known to this node, or kNoNode.
+  /// For kNotLeader: the leader known to this node; kNoNode for other codes.
   NodeId leader_hint() const { return leader_hint_; }
   /// "NotLeader: node 2 is not the leader (leader hint 3)", or "OK".
   std::string to_string() const;

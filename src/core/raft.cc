@@ -457,7 +457,12 @@ Result<Proposal> Raft::propose(Bytes data) {
     }
     return Proposal{log_.last_entry_id(), kNoNode};
   }
-  if (lead_ != kNoNode && config_.forward_proposals) {
+  if (lead_ == kNoNode) {
+    ++counters_.proposals_dropped;
+    return Status(ErrorCode::kProposalDropped,
+                  str_cat("node ", id_, " knows no leader at term ", term_, "; retry later"));
+  }
+  if (config_.forward_proposals) {
     Message m;
     m.type = MessageType::kPropose;
     m.to = lead_;
@@ -469,10 +474,7 @@ Result<Proposal> Raft::propose(Bytes data) {
   }
   ++counters_.proposals_dropped;
   return Status(ErrorCode::kNotLeader,
-                lead_ == kNoNode ? str_cat("node ", id_,
-                                           " is not the leader and knows no leader at term ", term_)
-                                 : str_cat("node ", id_, " is not the leader; node ", lead_, " is"),
-                lead_);
+                str_cat("node ", id_, " is not the leader; node ", lead_, " is"), lead_);
 }
 
 // ---------------------------------------------------------------------------------------------

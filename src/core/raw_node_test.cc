@@ -367,6 +367,21 @@ TEST(RawNodeReady, ANodeOutsideTheVotersNeverCampaigns) {
   EXPECT_FALSE(node->has_ready());
 }
 
+TEST(RawNodeReady, ProposeWithNoKnownLeaderIsDropped) {
+  // raw_node.h, RawNode::propose: "kProposalDropped when no leader is known"; result.h lists
+  // "no leader known" under kProposalDropped. With forwarding on there is nobody to forward to.
+  for (bool forward : {false, true}) {
+    Group g(3, [forward](Config& c) { c.forward_proposals = forward; });
+    ASSERT_EQ(g.node(1).leader(), kNoNode);
+    auto r = g.node(1).propose(Bytes::copy_of("x"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), ErrorCode::kProposalDropped)
+        << "forward_proposals=" << forward << ": " << r.status().to_string();
+    EXPECT_EQ(g.node(1).counters().proposals_dropped, 1U);
+    EXPECT_FALSE(g.node(1).has_ready());
+  }
+}
+
 // --- two nodes, by hand ---------------------------------------------------------------------
 
 TEST(RawNodePair, ElectionAndFirstCommitStory) {
