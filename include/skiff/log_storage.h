@@ -55,4 +55,12 @@ class LogStorage {
   virtual Index last_index() const = 0;
 };
 
+/// The errors LogStorage::entries owes for [lo, hi) on a log holding [first, last]: kCompacted
+/// if lo < first, kUnavailable if hi > last + 1, else ok. For adapters to share the wording.
+Status check_entries_range(Index lo, Index hi, Index first, Index last);
+
+/// The errors LogStorage::term owes for `i` on a log holding [first, last]: kCompacted if
+/// i < first - 1, kUnavailable if i > last, else ok.
+Status check_term_index(Index i, Index first, Index last);
+
 }  // namespace skiff

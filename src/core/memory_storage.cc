@@ -19,29 +19,19 @@ Index MemoryStorage::last_index() const {
 }
 
 Result<Term> MemoryStorage::term(Index i) const {
-  if (i < compacted_.index) {
-    return Status(ErrorCode::kCompacted,
-                  str_cat("index ", i, " is compacted (first index ", first_index(), ")"));
+  if (Status s = check_term_index(i, first_index(), last_index()); !s.ok()) {
+    return s;
   }
   if (i == compacted_.index) {
     return compacted_.term;
-  }
-  if (i > last_index()) {
-    return Status(ErrorCode::kUnavailable,
-                  str_cat("index ", i, " is past the last index ", last_index()));
   }
   return entries_[i - first_index()].term;
 }
 
 Result<std::vector<Entry>> MemoryStorage::entries(Index lo, Index hi,
                                                   std::uint64_t max_bytes) const {
-  if (lo < first_index()) {
-    return Status(ErrorCode::kCompacted,
-                  str_cat("entries from ", lo, " are compacted (first index ", first_index(), ")"));
-  }
-  if (hi > last_index() + 1) {
-    return Status(ErrorCode::kUnavailable,
-                  str_cat("entries up to ", hi, " are past the last index ", last_index()));
+  if (Status s = check_entries_range(lo, hi, first_index(), last_index()); !s.ok()) {
+    return s;
   }
   std::vector<Entry> out;
   std::uint64_t size = 0;

@@ -26,14 +26,8 @@ Index RaftLog::last_index() const {
 }
 
 Result<Term> RaftLog::term(Index i) const {
-  const Index dummy = first_index() - 1;
-  if (i < dummy) {
-    return Status(ErrorCode::kCompacted,
-                  str_cat("index ", i, " is compacted (first index ", first_index(), ")"));
-  }
-  if (i > last_index()) {
-    return Status(ErrorCode::kUnavailable,
-                  str_cat("index ", i, " is past the last index ", last_index()));
+  if (Status s = check_term_index(i, first_index(), last_index()); !s.ok()) {
+    return s;
   }
   if (auto t = unstable_.maybe_term(i)) {
     return *t;
@@ -132,13 +126,8 @@ bool RaftLog::maybe_commit(Index index, Term term) {
 }
 
 Result<std::vector<Entry>> RaftLog::slice(Index lo, Index hi, std::uint64_t max_bytes) const {
-  if (lo < first_index()) {
-    return Status(ErrorCode::kCompacted,
-                  str_cat("entries from ", lo, " are compacted (first index ", first_index(), ")"));
-  }
-  if (hi > last_index() + 1) {
-    return Status(ErrorCode::kUnavailable,
-                  str_cat("entries up to ", hi, " are past the last index ", last_index()));
+  if (Status s = check_entries_range(lo, hi, first_index(), last_index()); !s.ok()) {
+    return s;
   }
   std::vector<Entry> out;
   if (lo >= hi) {
