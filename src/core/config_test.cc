@@ -194,6 +194,20 @@ TEST(RawNodeCreate, AppliedPastTheStoredCommitIsInvalidArgument) {
   EXPECT_EQ(ok->applied_index(), Index{1});
 }
 
+TEST(RawNodeCreate, LastEntryAboveTheStoredTermIsCorruption) {
+  // Entries and hard state are written together, and a node only accepts entries from leaders
+  // of its own term: an entry of term 3 under a stored term of 2 means lost or mixed writes.
+  MemoryStorage storage(three_voters());
+  ASSERT_TRUE(storage.append({Entry{.term = Term{3}, .index = Index{1}}}).ok());
+  storage.set_hard_state(HardState{.term = Term{2}, .vote = kNoNode, .commit = Index{0}});
+  auto node = RawNode::create(valid(), storage);
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), ErrorCode::kCorruption);
+  EXPECT_TRUE(mentions(node.status(), "term")) << node.status().to_string();
+  storage.set_hard_state(HardState{.term = Term{3}, .vote = kNoNode, .commit = Index{0}});
+  EXPECT_TRUE(RawNode::create(valid(), storage).ok());
+}
+
 TEST(RawNodeCreate, MembershipWithNodeZeroOrDuplicatesIsCorruption) {
   MemoryStorage zero(ConfState{.voters = {NodeId{1}, kNoNode}});
   EXPECT_EQ(RawNode::create(valid(), zero).status().code(), ErrorCode::kCorruption);

@@ -69,6 +69,18 @@ Result<std::unique_ptr<Raft>> Raft::create(const Config& config, const LogStorag
     return Status(ErrorCode::kCorruption, str_cat("stored commit index ", hs.commit,
                                                   " is past the last stored entry ", last));
   }
+  // Entries and hard state are persisted together (Ready contract), and a node only accepts
+  // entries from leaders of its own term: a last entry above the stored term means the
+  // storage lost or mixed writes.
+  auto last_term = storage.term(last);
+  if (!last_term.ok()) {
+    return last_term.status();
+  }
+  if (*last_term > hs.term) {
+    return Status(ErrorCode::kCorruption,
+                  str_cat("last stored entry ", describe(EntryId{*last_term, last}),
+                          " has a term above the stored term ", hs.term));
+  }
   if (config.applied > hs.commit) {
     return Status(ErrorCode::kInvalidArgument,
                   str_cat("Config::applied ", config.applied, " is past the stored commit index ",
@@ -492,8 +504,10 @@ bool Raft::append_entries(std::vector<Entry> ents) {
   for (const Entry& e : ents) {
     payload += e.data.size();
   }
-  // Refuse only when something is already pending, so one large proposal still goes through.
-  if (config_.max_uncommitted_size > 0 && leader.uncommitted_size > 0 &&
+  // Refuse only when something is already pending, so one large proposal still goes through;
+  // never refuse payload-free entries (a new leader's no-op must commit to free the budget it
+  // may have inherited above the limit).
+  if (config_.max_uncommitted_size > 0 && payload > 0 && leader.uncommitted_size > 0 &&
       leader.uncommitted_size + payload > config_.max_uncommitted_size) {
     return false;
   }

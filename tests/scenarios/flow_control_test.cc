@@ -184,5 +184,33 @@ TEST(FlowControl, Pitfall14_UncommittedBytesStayBoundedAcrossLeadershipFlaps) {
   EXPECT_TRUE(c.propose(2, big).ok());
 }
 
+// A single proposal larger than the whole limit is accepted when nothing else is pending, so
+// a follower can hold more uncommitted bytes than the limit. When it becomes leader it still
+// takes office: its no-op carries no payload and is never refused; further proposals are
+// refused until the inherited tail commits.
+TEST(FlowControl, LeaderInheritingMoreThanTheLimitStillTakesOffice) {
+  const std::uint64_t limit = 100;
+  Cluster c({.size = 3, .tweak = [&](Config& cfg) { cfg.max_uncommitted_size = limit; }});
+  c.elect(1);
+  // Node 2 receives the oversized entry, but node 1's commit never reaches anyone.
+  c.isolate(3);
+  c.set_drop_filter([](const Message& m) { return m.to == NodeId{1}; });
+  const std::string huge(150, 'h');
+  ASSERT_TRUE(c.propose(1, huge).ok());
+  c.stabilize();
+  ASSERT_EQ(c.uncommitted_bytes(2), 150u);
+  c.crash(1);
+  c.set_drop_filter(nullptr);
+  c.heal();
+
+  // Node 3 lacks the entry, so only node 2 can win (Raft §5.4.1).
+  ASSERT_GE(c.run_until([&] { return c.leader() == std::optional<std::uint64_t>(2); }, 100), 0)
+      << c.tail();
+  // The inherited 150 bytes commit with the new leader's no-op, freeing the budget.
+  c.stabilize();
+  EXPECT_EQ(c.applied(2), std::vector<std::string>{huge});
+  EXPECT_TRUE(c.propose(2, std::string(60, 'y')).ok());
+}
+
 }  // namespace
 }  // namespace skiff::test
