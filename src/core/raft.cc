@@ -662,8 +662,7 @@ Status Raft::step_leader(const Message& m) {
       return Status();
     }
     case MessageType::kAppendResponse:
-      handle_append_response(m);
-      return Status();
+      return handle_append_response(m);
     case MessageType::kHeartbeatResponse:
       handle_heartbeat_response(m);
       return Status();
@@ -680,11 +679,19 @@ Status Raft::step_leader(const Message& m) {
   }
 }
 
-void Raft::handle_append_response(const Message& m) {
+Status Raft::handle_append_response(const Message& m) {
   Progress* pr = progress(m.from);
   if (pr == nullptr) {
     log(LogLevel::kDebug, str_cat("node ", id_, " ignores answer from unknown node ", m.from));
-    return;
+    return Status();
+  }
+  if (m.index > log_.last_index()) {
+    // Nobody can hold or reject entries this leader never had in its term: a broken peer.
+    ++counters_.messages_rejected;
+    const std::string why = str_cat("node ", id_, " refuses ", describe(m),
+                                    ": index past its last ", log_.last_index());
+    log(LogLevel::kError, why);
+    return Status(ErrorCode::kInvalidArgument, why);
   }
   pr->set_recent_active(true);
   if (m.reject) {
@@ -701,7 +708,7 @@ void Raft::handle_append_response(const Message& m) {
       }
       send_appends_to(m.from, true);
     }
-    return;
+    return Status();
   }
   const bool was_paused = pr->is_paused();
   if (pr->maybe_update(m.index) ||
@@ -718,6 +725,7 @@ void Raft::handle_append_response(const Message& m) {
       send_appends_to(m.from, false);
     }
   }
+  return Status();
 }
 
 void Raft::handle_heartbeat_response(const Message& m) {

@@ -111,7 +111,7 @@ class Raft {
   void send_appends_to(NodeId to, bool send_if_empty);
   bool maybe_commit();
   bool append_entries(std::vector<Entry> ents);
-  void handle_append_response(const Message& m);
+  Status handle_append_response(const Message& m);
   void handle_heartbeat_response(const Message& m);
   bool check_quorum_active();
   Status step_leader(const Message& m);
