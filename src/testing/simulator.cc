@@ -1,0 +1,744 @@
+#include "skiff/testing/simulator.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "core/str.h"
+#include "skiff/memory_storage.h"
+#include "skiff/raw_node.h"
+
+namespace skiff::testing {
+
+using detail::str_cat;
+
+namespace {
+
+// A message on the wire, deliverable from round `due` on.
+struct InFlight {
+  Message m;
+  std::uint64_t due = 0;
+};
+
+struct SimNode {
+  MemoryStorage storage;             // the durable state: survives crashes
+  std::unique_ptr<RawNode> raw;      // null while crashed
+  std::unique_ptr<StateMachine> sm;  // rebuilt from the log on restart
+  std::uint64_t incarnation = 0;
+  Index applied;                   // last index applied by this incarnation
+  std::uint64_t paused_until = 0;  // no ticks and no I/O before this round
+  std::uint32_t tick_rate = 1000;  // per mille chance to tick per round
+};
+
+// An operation a client is waiting for.
+struct Pending {
+  std::size_t op = 0;  // index into history_
+  std::uint64_t node = 0;
+  std::uint64_t incarnation = 0;
+  EntryId id;
+  std::uint64_t deadline = 0;
+};
+
+struct Client {
+  std::uint64_t target = 1;  // the node it believes leads
+  std::uint64_t seq = 0;
+  std::optional<Pending> pending;
+};
+
+class Run {
+ public:
+  Run(const SimOptions& o, const Workload& w, Chooser& c,
+      const std::function<void(std::string_view)>& on_event)
+      : o_(o), workload_(w), chooser_(c), on_event_(on_event) {}
+
+  SimReport execute();
+
+ private:
+  // --- the schedule ---
+  void round(bool faults);
+  void inject_faults();
+  void tick_nodes();
+  void run_clients();
+  void drain(bool faults);
+  bool quiescent_and_live();
+
+  // --- nodes ---
+  void start(std::uint64_t id);
+  void crash(std::uint64_t id, bool mid_write);
+  void process_ready(std::uint64_t id);
+  void apply(std::uint64_t id, const Entry& e);
+  bool up(std::uint64_t id) const { return nodes_.at(id).raw != nullptr; }
+  bool active(std::uint64_t id) const { return up(id) && nodes_.at(id).paused_until <= round_; }
+  std::optional<std::uint64_t> leader() const;
+
+  // --- network ---
+  void send(const Message& m, bool faults);
+  void deliver(std::size_t index, bool faults);
+  bool linked(NodeId from, NodeId to) const { return !cut_.contains({from.value, to.value}); }
+
+  // --- clients ---
+  void issue(std::size_t client);
+  void resolve(Client& c, bool completed, const std::string& output);
+  void fail(Client& c);
+
+  // --- checks ---
+  void check_new_entries(std::uint64_t id, const std::vector<Entry>& ents);
+  void check_election_safety(std::uint64_t id);
+  void check_leader_completeness(std::uint64_t id);
+  void check_durability();
+  void check_final_state();
+  void violation(const std::string& what);
+  void event(const std::string& what) {
+    if (on_event_) {
+      on_event_(str_cat("r", round_, " ", what));
+    }
+  }
+  std::uint64_t pick_node() { return 1 + chooser_.choose(o_.nodes); }
+
+  const SimOptions& o_;
+  const Workload& workload_;
+  Chooser& chooser_;
+  const std::function<void(std::string_view)>& on_event_;
+
+  std::map<std::uint64_t, SimNode> nodes_;
+  std::vector<InFlight> wire_;
+  std::set<std::pair<std::uint64_t, std::uint64_t>> cut_;
+  std::vector<Client> clients_;
+  std::vector<Operation> history_;
+  std::vector<bool> failed_;  // history_[k] definitely had no effect: left out of the check
+  std::uint64_t round_ = 0;
+  std::uint64_t clock_ = 0;  // logical time of client events
+
+  // Checker state.
+  std::map<std::uint64_t, std::uint64_t> leaders_;  // term -> leader (election safety)
+  struct Seen {
+    Entry entry;
+    Term prev_term;
+  };
+  std::map<std::pair<std::uint64_t, std::uint64_t>, Seen> seen_;  // (index, term) -> entry
+  std::map<Index, Entry> applied_;  // index -> the entry every node must apply there
+  // index -> term of the node that first applied it: the entry was committed in that term or
+  // earlier, so every leader of a later term must hold it (leader completeness).
+  std::map<Index, Term> committed_by_;
+  SimReport report_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+SimReport Run::execute() {
+  ConfState members;
+  for (std::uint64_t id = 1; id <= o_.nodes; ++id) {
+    members.voters.push_back(NodeId{id});
+  }
+  const std::uint32_t spread = 1000 - std::min<std::uint32_t>(o_.faults.min_tick_rate, 1000);
+  for (std::uint64_t id = 1; id <= o_.nodes; ++id) {
+    SimNode& n = nodes_[id];
+    n.storage.set_conf_state(members);
+    n.tick_rate = std::min<std::uint32_t>(o_.faults.min_tick_rate, 1000) +
+                  static_cast<std::uint32_t>(chooser_.choose(spread + 1));
+    start(id);
+  }
+  clients_.resize(o_.clients);
+  for (Client& c : clients_) {
+    c.target = pick_node();
+  }
+
+  for (std::uint32_t r = 0; r < o_.fault_rounds && report_.ok(); ++r) {
+    round(true);
+    if (chooser_.exhausted()) {
+      break;  // a fuzzer's input is used up: go straight to healing
+    }
+  }
+
+  // Heal: every link, every node, no more faults, no new operations. Liveness: a leader must
+  // emerge and everyone must apply what it committed in its own term, within the bound.
+  if (report_.ok()) {
+    event("heal");
+    cut_.clear();
+    for (auto& [id, n] : nodes_) {
+      n.paused_until = 0;
+      if (!n.raw) {
+        start(id);
+      }
+    }
+    bool live = false;
+    for (std::uint32_t r = 0; r < o_.heal_rounds && report_.ok(); ++r) {
+      round(false);
+      if (quiescent_and_live()) {
+        live = true;
+        break;
+      }
+    }
+    if (report_.ok() && !live) {
+      const auto l = leader();
+      violation(str_cat(
+          "liveness: ", o_.heal_rounds, " rounds after healing, ",
+          l ? str_cat("leader ", *l, " has not committed to everyone") : std::string("no leader")));
+    }
+  }
+  if (report_.ok()) {
+    check_durability();
+    check_final_state();
+  }
+  for (Client& c : clients_) {
+    if (c.pending) {
+      resolve(c, false, "");
+    }
+  }
+  if (report_.ok()) {
+    std::vector<Operation> history;
+    for (std::size_t k = 0; k < history_.size(); ++k) {
+      if (!failed_[k]) {
+        history.push_back(history_[k]);
+      }
+    }
+    const CheckResult result = check_linearizable(history, workload_.model());
+    if (result.outcome == CheckOutcome::kNotLinearizable) {
+      violation("linearizability: the client history has no legal order\n" + result.report);
+    }
+    if (result.outcome == CheckOutcome::kUnknown &&
+        result.report.find("malformed") != std::string::npos) {
+      violation("the simulator recorded a malformed history\n" + result.report);
+    }
+    report_.linearizability_unknown = result.outcome == CheckOutcome::kUnknown;
+  }
+  report_.rounds = round_;
+  report_.leaders_elected = leaders_.size();
+  report_.entries_committed = applied_.empty() ? 0 : applied_.rbegin()->first.value;
+  return report_;
+}
+
+void Run::round(bool faults) {
+  ++round_;
+  if (faults) {
+    inject_faults();
+  }
+  tick_nodes();
+  if (faults) {
+    run_clients();
+  } else {
+    for (Client& c : clients_) {
+      if (c.pending && round_ > c.pending->deadline) {
+        resolve(c, false, "");
+      }
+    }
+  }
+  drain(faults);
+}
+
+void Run::inject_faults() {
+  const FaultOptions& f = o_.faults;
+  std::size_t down = 0;
+  for (const auto& [id, n] : nodes_) {
+    down += n.raw ? 0 : 1;
+  }
+  // Keep a majority up: faults test safety; a dead majority only stalls.
+  if (chooser_.chance(f.crash) && (down + 1) * 2 < o_.nodes) {
+    const std::uint64_t id = pick_node();
+    if (up(id)) {
+      crash(id, chooser_.chance(500));
+    }
+  }
+  // Leadership churn: what makes Figure 8 and log repair reachable.
+  if (chooser_.chance(f.leader_fault)) {
+    if (const auto l = leader()) {
+      if (chooser_.chance(500) && (down + 1) * 2 < o_.nodes) {
+        crash(*l, chooser_.chance(500));
+        ++down;
+      } else {
+        event(str_cat("isolate leader ", *l));
+        for (std::uint64_t other = 1; other <= o_.nodes; ++other) {
+          if (other != *l) {
+            cut_.insert({*l, other});
+            cut_.insert({other, *l});
+          }
+        }
+      }
+    }
+  }
+  if (down > 0 && chooser_.chance(f.restart)) {
+    for (auto& [id, n] : nodes_) {
+      if (!n.raw) {
+        start(id);
+        break;
+      }
+    }
+  }
+  if (chooser_.chance(f.partition)) {
+    if (chooser_.chance(500)) {
+      const std::uint64_t id = pick_node();
+      event(str_cat("isolate ", id));
+      for (std::uint64_t other = 1; other <= o_.nodes; ++other) {
+        if (other != id) {
+          cut_.insert({id, other});
+          cut_.insert({other, id});
+        }
+      }
+    } else {
+      std::vector<std::uint64_t> side(o_.nodes + 1);
+      std::string desc;
+      for (std::uint64_t id = 1; id <= o_.nodes; ++id) {
+        side[id] = chooser_.choose(2);
+        desc += str_cat(side[id] == 0 ? "" : "|", id, " ");
+      }
+      event("split " + desc);
+      for (std::uint64_t a = 1; a <= o_.nodes; ++a) {
+        for (std::uint64_t b = 1; b <= o_.nodes; ++b) {
+          if (side[a] != side[b]) {
+            cut_.insert({a, b});
+          }
+        }
+      }
+    }
+  }
+  if (chooser_.chance(f.one_way_cut)) {
+    const std::uint64_t a = pick_node();
+    const std::uint64_t b = pick_node();
+    if (a != b) {
+      event(str_cat("cut ", a, "->", b));
+      cut_.insert({a, b});
+    }
+  }
+  if (chooser_.chance(f.heal) && !cut_.empty()) {
+    event("heal links");
+    cut_.clear();
+  }
+  if (chooser_.chance(f.pause)) {
+    const std::uint64_t id = pick_node();
+    SimNode& n = nodes_.at(id);
+    if (n.raw && n.paused_until <= round_) {
+      n.paused_until = round_ + 1 + chooser_.choose(std::max<std::uint32_t>(f.max_pause, 1));
+      event(str_cat("pause ", id, " until r", n.paused_until));
+    }
+  }
+}
+
+void Run::tick_nodes() {
+  for (auto& [id, n] : nodes_) {
+    if (active(id) && chooser_.chance(n.tick_rate)) {
+      n.raw->tick();
+      n.raw->check_invariants();
+    }
+  }
+}
+
+void Run::run_clients() {
+  for (std::size_t k = 0; k < clients_.size(); ++k) {
+    Client& c = clients_[k];
+    if (c.pending) {
+      if (round_ > c.pending->deadline) {
+        resolve(c, false, "");  // timed out: the client cannot know what happened
+      }
+      continue;
+    }
+    if (chooser_.chance(o_.client_rate)) {
+      issue(k);
+    }
+  }
+}
+
+void Run::drain(bool faults) {
+  // Interleave Ready handling and deliveries in a chosen order until nothing is due. Bounded:
+  // every delivery consumes a message and the core answers each with finitely many.
+  for (int step = 0; step < 100000 && report_.ok(); ++step) {
+    std::vector<std::uint64_t> ready;
+    for (auto& [id, n] : nodes_) {
+      if (active(id) && n.raw->has_ready()) {
+        ready.push_back(id);
+      }
+    }
+    std::vector<std::size_t> due;
+    for (std::size_t k = 0; k < wire_.size(); ++k) {
+      const std::uint64_t to = wire_[k].m.to.value;
+      if (wire_[k].due <= round_ && (!up(to) || nodes_.at(to).paused_until <= round_)) {
+        due.push_back(k);
+      }
+    }
+    if (ready.empty() && due.empty()) {
+      return;
+    }
+    const std::uint64_t k = chooser_.choose(ready.size() + due.size());
+    if (k < ready.size()) {
+      const std::uint64_t id = ready[k];
+      if (faults && chooser_.chance(o_.faults.crash / 4)) {
+        crash(id, true);
+      } else {
+        process_ready(id);
+      }
+    } else {
+      deliver(due[k - ready.size()], faults);
+    }
+  }
+  if (report_.ok()) {
+    violation("the schedule did not settle within 100000 steps in one round");
+  }
+}
+
+bool Run::quiescent_and_live() {
+  const auto l = leader();
+  if (!l) {
+    return false;
+  }
+  RawNode& lead = *nodes_.at(*l).raw;
+  if (lead.commit_index() != lead.last_index()) {
+    return false;
+  }
+  for (const auto& [id, n] : nodes_) {
+    if (!n.raw || n.applied != lead.commit_index() || n.raw->leader() != NodeId{*l}) {
+      return false;
+    }
+  }
+  for (const Client& c : clients_) {
+    if (c.pending) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+
+void Run::start(std::uint64_t id) {
+  SimNode& n = nodes_.at(id);
+  Config config;
+  config.id = NodeId{id};
+  config.pre_vote = o_.pre_vote;
+  config.check_quorum = o_.check_quorum;
+  config.election_tick = o_.election_tick;
+  config.heartbeat_tick = o_.heartbeat_tick;
+  config.max_inflight_msgs = o_.max_inflight_msgs;
+  config.max_size_per_msg = o_.max_size_per_msg;
+  // A restarted node draws new timeouts rather than replaying its previous life's.
+  config.seed = o_.seed * 1000003 + n.incarnation;
+  auto raw = RawNode::create(config, n.storage);
+  if (!raw.ok()) {
+    violation(str_cat("node ", id, " cannot restart from its storage: ", raw.status().to_string()));
+    return;
+  }
+  n.raw = std::make_unique<RawNode>(std::move(raw).value());
+  n.sm = workload_.new_state_machine();
+  n.applied = Index{0};
+  n.paused_until = 0;
+  ++n.incarnation;
+  event(str_cat("start ", id, " (incarnation ", n.incarnation, ")"));
+}
+
+void Run::crash(std::uint64_t id, bool mid_write) {
+  SimNode& n = nodes_.at(id);
+  if (mid_write && n.raw->has_ready()) {
+    // The Ready's messages may leave before its write; the write itself is lost.
+    auto rd = n.raw->ready();
+    if (rd.ok()) {
+      for (const Message& m : rd->messages) {
+        send(m, true);
+      }
+    }
+  }
+  event(str_cat("crash ", id, mid_write ? " mid-write" : ""));
+  n.raw.reset();
+  n.sm.reset();
+  ++report_.crashes;
+  for (Client& c : clients_) {
+    if (c.pending && c.pending->node == id) {
+      resolve(c, false, "");
+    }
+  }
+  check_durability();
+}
+
+void Run::process_ready(std::uint64_t id) {
+  SimNode& n = nodes_.at(id);
+  auto rd = n.raw->ready();
+  if (!rd.ok()) {
+    violation(str_cat("node ", id, ": ", rd.status().to_string()));
+    return;
+  }
+  for (const Message& m : rd->messages) {
+    send(m, true);
+  }
+  if (Status s = n.storage.append(rd->entries); !s.ok()) {
+    violation(str_cat("node ", id, " handed out unappendable entries: ", s.to_string()));
+    return;
+  }
+  if (rd->hard_state) {
+    n.storage.set_hard_state(*rd->hard_state);
+  }
+  check_new_entries(id, rd->entries);
+  for (const Message& m : rd->persisted_messages) {
+    send(m, true);
+  }
+  for (const Entry& e : rd->committed_entries) {
+    apply(id, e);
+  }
+  if (Status s = n.raw->advance(*rd); !s.ok()) {
+    violation(str_cat("node ", id, ": ", s.to_string()));
+  }
+  n.raw->check_invariants();
+  if (rd->soft_state && rd->soft_state->role == Role::kLeader) {
+    check_election_safety(id);
+    check_leader_completeness(id);
+  }
+}
+
+void Run::apply(std::uint64_t id, const Entry& e) {
+  SimNode& n = nodes_.at(id);
+  // State machine safety: one entry per index across all nodes, applied in order.
+  if (e.index != n.applied + 1) {
+    violation(str_cat("node ", id, " applies ", describe(e), " after ", n.applied));
+    return;
+  }
+  n.applied = e.index;
+  auto [it, inserted] = applied_.emplace(e.index, e);
+  if (inserted) {
+    committed_by_.emplace(e.index, n.raw->term());
+  }
+  if (!inserted && !(it->second == e)) {
+    violation(str_cat("state machine safety: node ", id, " applies ", describe(e), " where ",
+                      describe(it->second), " was applied"));
+    return;
+  }
+  std::string response;
+  if (e.type == EntryType::kNormal) {
+    response = n.sm->apply(e.data.view());
+  }
+  for (Client& c : clients_) {
+    if (c.pending && c.pending->node == id && c.pending->incarnation == n.incarnation &&
+        c.pending->id.index == e.index) {
+      if (c.pending->id.term == e.term) {
+        resolve(c, true, response);
+      } else {
+        fail(c);  // another entry took the slot: this one can never commit
+      }
+    }
+  }
+}
+
+std::optional<std::uint64_t> Run::leader() const {
+  std::optional<std::uint64_t> best;
+  for (const auto& [id, n] : nodes_) {
+    if (n.raw && n.raw->role() == Role::kLeader &&
+        (!best || n.raw->term() > nodes_.at(*best).raw->term())) {
+      best = id;
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network
+
+void Run::send(const Message& m, bool faults) {
+  InFlight f{m, round_};
+  if (faults && chooser_.chance(o_.faults.delay)) {
+    f.due += 1 + chooser_.choose(std::max<std::uint32_t>(o_.faults.max_delay, 1));
+  }
+  wire_.push_back(std::move(f));
+}
+
+void Run::deliver(std::size_t index, bool faults) {
+  InFlight f = std::move(wire_[index]);
+  wire_[index] = std::move(wire_.back());
+  wire_.pop_back();
+  const std::uint64_t to = f.m.to.value;
+  if (!up(to) || !linked(f.m.from, f.m.to) || (faults && chooser_.chance(o_.faults.loss))) {
+    ++report_.messages_dropped;
+    return;
+  }
+  if (faults && chooser_.chance(o_.faults.duplicate)) {
+    wire_.push_back(InFlight{f.m, round_ + chooser_.choose(3)});
+  }
+  ++report_.messages_delivered;
+  if (on_event_) {
+    event("deliver " + describe(f.m));
+  }
+  SimNode& n = nodes_.at(to);
+  if (Status s = n.raw->step(f.m); !s.ok()) {
+    // Only well-formed messages from correct cores travel here: any refusal is a bug.
+    violation(str_cat("node ", to, " refused ", describe(f.m), ": ", s.to_string()));
+    return;
+  }
+  n.raw->check_invariants();
+  if (n.raw->role() == Role::kLeader) {
+    check_election_safety(to);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+void Run::issue(std::size_t k) {
+  Client& c = clients_[k];
+  const std::string command = workload_.next_command(chooser_, k, c.seq++);
+  if (!active(c.target)) {
+    c.target = pick_node();  // connection refused: nothing happened
+    return;
+  }
+  auto p = nodes_.at(c.target).raw->propose(Bytes(command));
+  if (!p.ok()) {
+    if (p.status().code() == ErrorCode::kNotLeader) {
+      c.target = p.status().leader_hint().value;
+    } else {
+      c.target = pick_node();
+    }
+    return;  // refused before anything was appended: not part of the history
+  }
+  Operation op;
+  op.client = k;
+  op.input = command;
+  op.call = ++clock_;
+  history_.push_back(op);
+  failed_.push_back(false);
+  c.pending = Pending{history_.size() - 1, c.target, nodes_.at(c.target).incarnation, p->id,
+                      round_ + o_.client_timeout};
+  event(str_cat("client ", k, " -> ", c.target, ": ", command, " at ", describe(p->id)));
+}
+
+void Run::resolve(Client& c, bool completed, const std::string& output) {
+  Operation& op = history_[c.pending->op];
+  op.completed = completed;
+  op.output = output;
+  op.ret = ++clock_;
+  if (completed) {
+    ++report_.ops_completed;
+  } else {
+    ++report_.ops_indeterminate;
+  }
+  event(str_cat("client ", op.client, completed ? " <- " : " gave up on ", op.input,
+                completed ? ": " + output : std::string()));
+  c.pending.reset();
+}
+
+void Run::fail(Client& c) {
+  failed_[c.pending->op] = true;
+  ++report_.ops_failed;
+  event(str_cat("client ", history_[c.pending->op].client, " learns its entry was overwritten"));
+  c.pending.reset();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+void Run::violation(const std::string& what) {
+  event("VIOLATION " + what);
+  report_.violations.push_back(str_cat("round ", round_, ": ", what));
+}
+
+void Run::check_new_entries(std::uint64_t id, const std::vector<Entry>& ents) {
+  // Log matching (Raft §5.3), inductively: an (index, term) pair always names the same entry
+  // with the same predecessor term, so logs sharing an entry share the prefix before it.
+  const MemoryStorage& s = nodes_.at(id).storage;
+  for (const Entry& e : ents) {
+    auto prev = s.term(e.index - 1);
+    if (!prev.ok()) {
+      violation(str_cat("node ", id, " stored ", describe(e), " without a predecessor"));
+      return;
+    }
+    auto [it, inserted] =
+        seen_.emplace(std::make_pair(e.index.value, e.term.value), Seen{e, *prev});
+    if (!inserted && (!(it->second.entry == e) || it->second.prev_term != *prev)) {
+      violation(str_cat("log matching: node ", id, " stored ", describe(e), " after term ", *prev,
+                        " but elsewhere it is ", describe(it->second.entry), " after term ",
+                        it->second.prev_term));
+      return;
+    }
+  }
+}
+
+void Run::check_election_safety(std::uint64_t id) {
+  // Raft §5.2: at most one leader per term.
+  const RawNode& r = *nodes_.at(id).raw;
+  auto [it, inserted] = leaders_.emplace(r.term().value, id);
+  if (it->second != id) {
+    violation(
+        str_cat("election safety: nodes ", it->second, " and ", id, " both lead term ", r.term()));
+  }
+}
+
+void Run::check_leader_completeness(std::uint64_t id) {
+  // Raft §5.4: a new leader holds every entry committed in an earlier term. Called once its
+  // first Ready as leader is persisted: that Ready carried its whole unpersisted tail, so
+  // storage is its log. (A deposed leader can still handle its first Ready late, after later
+  // terms committed more: only entries committed before its term are owed.)
+  const RawNode& r = *nodes_.at(id).raw;
+  const MemoryStorage& s = nodes_.at(id).storage;
+  for (const auto& [index, e] : applied_) {
+    if (committed_by_.at(index) >= r.term()) {
+      continue;
+    }
+    auto t = s.term(index);
+    if (!t.ok() || *t != e.term) {
+      violation(str_cat("leader completeness: leader ", id, " of term ", r.term(), " has ",
+                        t.ok() ? describe(EntryId{*t, index}) : t.status().to_string(), " where ",
+                        describe(e), " was applied"));
+      return;
+    }
+  }
+}
+
+void Run::check_durability() {
+  // Anything applied anywhere was committed: a majority holds it on disk, through any crash.
+  const std::size_t quorum = o_.nodes / 2 + 1;
+  for (const auto& [index, e] : applied_) {
+    std::size_t copies = 0;
+    for (const auto& [id, n] : nodes_) {
+      auto t = n.storage.term(index);
+      copies += t.ok() && *t == e.term ? 1 : 0;
+    }
+    if (copies < quorum) {
+      violation(str_cat("durability: applied ", describe(e), " is on ", copies,
+                        " disks, fewer than a majority"));
+      return;
+    }
+  }
+}
+
+void Run::check_final_state() {
+  // Replicas that applied the same prefix hold the same state.
+  std::map<Index, std::pair<std::uint64_t, std::string>> by_applied;
+  for (const auto& [id, n] : nodes_) {
+    if (!n.raw) {
+      continue;
+    }
+    const std::string fp = n.sm->fingerprint();
+    auto [it, inserted] = by_applied.emplace(n.applied, std::make_pair(id, fp));
+    if (!inserted && it->second.second != fp) {
+      violation(str_cat("replicas ", it->second.first, " and ", id, " applied up to ", n.applied,
+                        " but differ: ", it->second.second, " vs ", fp));
+    }
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Public entry points
+
+SimReport simulate_with(const SimOptions& options, const Workload& workload, Chooser& chooser,
+                        const std::function<void(std::string_view)>& on_event) {
+  Run run(options, workload, chooser, on_event);
+  return run.execute();
+}
+
+SimReport simulate(const SimOptions& options, const Workload& workload, bool record,
+                   const std::function<void(std::string_view)>& on_event) {
+  SeededChooser seeded(options.seed);
+  if (!record) {
+    return simulate_with(options, workload, seeded, on_event);
+  }
+  RecordingChooser recording(seeded);
+  SimReport report = simulate_with(options, workload, recording, on_event);
+  report.trace = recording.recorded();
+  return report;
+}
+
+std::string SimReport::summary() const {
+  return str_cat(rounds, " rounds, ", leaders_elected, " terms led, ", entries_committed,
+                 " entries, ", crashes, " crashes, ", messages_delivered, " delivered, ",
+                 messages_dropped, " dropped, ops ", ops_completed, " ok/", ops_indeterminate,
+                 " unknown/", ops_failed, " failed",
+                 linearizability_unknown ? " (lin. unknown)" : "");
+}
+
+}  // namespace skiff::testing
