@@ -315,11 +315,16 @@ void Run::inject_faults() {
 }
 
 void Run::tick_nodes() {
+  std::string ticked;
   for (auto& [id, n] : nodes_) {
     if (active(id) && chooser_.chance(n.tick_rate)) {
       n.raw->tick();
       n.raw->check_invariants();
+      ticked += str_cat(" ", id);
     }
+  }
+  if (on_event_ && !ticked.empty()) {
+    event("tick" + ticked);
   }
 }
 
@@ -544,6 +549,9 @@ void Run::deliver(std::size_t index, bool faults) {
   const std::uint64_t to = f.m.to.value;
   if (!up(to) || !linked(f.m.from, f.m.to) || (faults && chooser_.chance(o_.faults.loss))) {
     ++report_.messages_dropped;
+    if (on_event_) {
+      event("drop " + describe(f.m));
+    }
     return;
   }
   if (faults && chooser_.chance(o_.faults.duplicate)) {

@@ -3,6 +3,7 @@
 //   skiff-sim --seeds 100000 --nodes 3,5,7          a long campaign with a progress line
 //   skiff-sim --seed 42 --nodes 5                   one run, with its summary
 //   skiff-sim --seeds 500 --set "loss=100 crash=20" override any SimOptions field
+//   skiff-sim --seed 42 --nodes 5 --record run.trace  keep the trace of a passing run too
 //
 // A failing run is rerun with recording on (the run is deterministic, so it fails the same
 // way) and its trace is written to --trace-dir; `skiff-replay FILE` replays it event by event.
@@ -42,7 +43,7 @@ int usage(const char* why) {
                "skiff-sim: %s\n"
                "usage: skiff-sim [--seeds N | --seed S] [--first-seed S] [--nodes 3,5,7]\n"
                "                 [--set \"key=value ...\"] [--trace-dir DIR] [--keep-going]\n"
-               "                 [--quiet]\n",
+               "                 [--record FILE] [--quiet]\n",
                why);
   return 2;
 }
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
   std::string trace_dir = ".";
   bool keep_going = false;
   bool quiet = false;
+  std::string record;
   for (int k = 1; k < argc; ++k) {
     const std::string arg = argv[k];
     auto value = [&]() -> std::string {
@@ -95,11 +97,16 @@ int main(int argc, char** argv) {
       trace_dir = value();
     } else if (arg == "--keep-going") {
       keep_going = true;
+    } else if (arg == "--record") {
+      record = value();
     } else if (arg == "--quiet") {
       quiet = true;
     } else {
       return usage(("unknown argument " + arg).c_str());
     }
+  }
+  if (!record.empty() && (count != 1 || sizes.size() != 1)) {
+    return usage("--record needs a single run: --seed S --nodes N");
   }
   auto base = skiff::testing::SimOptions::parse(overrides);
   if (!base.ok()) {
@@ -120,7 +127,10 @@ int main(int argc, char** argv) {
       o.seed = seed;
       g_nodes = static_cast<std::sig_atomic_t>(nodes);
       g_seed = seed;
-      skiff::testing::SimReport report = skiff::testing::simulate(o, workload);
+      skiff::testing::SimReport report = skiff::testing::simulate(o, workload, !record.empty());
+      if (!record.empty()) {
+        std::ofstream(record, std::ios::binary) << skiff::testing::encode_trace(o, report.trace);
+      }
       ++runs;
       unknown += report.linearizability_unknown ? 1 : 0;
       if (count == 1 && !quiet) {
