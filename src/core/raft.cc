@@ -710,6 +710,12 @@ Status Raft::handle_append_response(const Message& m) {
     }
     return Status();
   }
+  if (m.index == Index{0}) {
+    // A leader's log is never empty, so a real acknowledgement names an entry. Index 0 is a
+    // node of a newer term telling a stale leader about it (see step()); if we have since been
+    // elected in that term, it carries no news and must not reset the follower's progress.
+    return Status();
+  }
   const bool was_paused = pr->is_paused();
   if (pr->maybe_update(m.index) ||
       (pr->match() == m.index && pr->state() == ProgressState::kProbe)) {

@@ -73,7 +73,7 @@ class Run {
   std::optional<std::uint64_t> leader() const;
 
   // --- network ---
-  void send(const Message& m, bool faults);
+  void send(const Message& m);
   void deliver(std::size_t index, bool faults);
   bool linked(NodeId from, NodeId to) const { return !cut_.contains({from.value, to.value}); }
 
@@ -109,6 +109,7 @@ class Run {
   std::vector<bool> failed_;  // history_[k] definitely had no effect: left out of the check
   std::uint64_t round_ = 0;
   std::uint64_t clock_ = 0;  // logical time of client events
+  bool faults_ = true;       // the fault phase; false while healing
 
   // Checker state.
   std::map<std::uint64_t, std::uint64_t> leaders_;  // term -> leader (election safety)
@@ -211,6 +212,7 @@ SimReport Run::execute() {
 
 void Run::round(bool faults) {
   ++round_;
+  faults_ = faults;
   if (faults) {
     inject_faults();
   }
@@ -437,7 +439,7 @@ void Run::crash(std::uint64_t id, bool mid_write) {
     auto rd = n.raw->ready();
     if (rd.ok()) {
       for (const Message& m : rd->messages) {
-        send(m, true);
+        send(m);
       }
     }
   }
@@ -461,7 +463,7 @@ void Run::process_ready(std::uint64_t id) {
     return;
   }
   for (const Message& m : rd->messages) {
-    send(m, true);
+    send(m);
   }
   if (Status s = n.storage.append(rd->entries); !s.ok()) {
     violation(str_cat("node ", id, " handed out unappendable entries: ", s.to_string()));
@@ -472,7 +474,7 @@ void Run::process_ready(std::uint64_t id) {
   }
   check_new_entries(id, rd->entries);
   for (const Message& m : rd->persisted_messages) {
-    send(m, true);
+    send(m);
   }
   for (const Entry& e : rd->committed_entries) {
     apply(id, e);
@@ -534,9 +536,9 @@ std::optional<std::uint64_t> Run::leader() const {
 // ---------------------------------------------------------------------------------------------
 // Network
 
-void Run::send(const Message& m, bool faults) {
+void Run::send(const Message& m) {
   InFlight f{m, round_};
-  if (faults && chooser_.chance(o_.faults.delay)) {
+  if (faults_ && chooser_.chance(o_.faults.delay)) {
     f.due += 1 + chooser_.choose(std::max<std::uint32_t>(o_.faults.max_delay, 1));
   }
   wire_.push_back(std::move(f));

@@ -69,5 +69,40 @@ TEST(BadInput, FollowerIgnoresAHeartbeatCommitPastItsLog) {
   EXPECT_EQ(rd->persisted_messages[0].type, MessageType::kHeartbeatResponse);
 }
 
+TEST(BadInput, IndexZeroAnswerDoesNotRestartReplication) {
+  // A node of a newer term answers a stale leader's Append with an empty AppendResponse (index
+  // 0) to tell it the term. If the old leader was elected in that very term meanwhile, the
+  // answer arrives in its own term: it carries no news and must not make the leader send the
+  // follower's whole log again from index 1 (found while hunting mutants with the simulator).
+  Cluster c(plain_raft());
+  c.elect(1);
+  for (const char* x : {"a", "b", "c"}) {
+    ASSERT_TRUE(c.propose(1, x).ok());
+  }
+  c.stabilize();
+  c.elect(2);
+  // Node 1 wins the next term; only votes travel, so its followers are still unprobed.
+  ASSERT_TRUE(c.campaign(1).ok());
+  auto votes = [](const Message& m) {
+    return m.type == MessageType::kVote || m.type == MessageType::kVoteResponse;
+  };
+  for (int k = 0; k < 10 && c.node(1).role() != Role::kLeader; ++k) {
+    c.process_readies();
+    c.deliver_matching(votes);
+  }
+  ASSERT_EQ(c.node(1).role(), Role::kLeader);
+  c.clear_in_flight();
+  Message m = message_to_1(MessageType::kAppendResponse, 2, c.node(1).term());
+  ASSERT_TRUE(c.node(1).step(m).ok());
+  c.process_readies();
+  const std::size_t from_scratch = c.count_in_flight([](const Message& msg) {
+    return msg.type == MessageType::kAppend && msg.to == NodeId{2} && msg.index == Index{0};
+  });
+  EXPECT_EQ(from_scratch, 0u) << c.tail();
+  c.stabilize();
+  c.run_ticks(2);
+  EXPECT_EQ(c.applied(2), (std::vector<std::string>{"a", "b", "c"}));
+}
+
 }  // namespace
 }  // namespace skiff::test
