@@ -41,9 +41,6 @@ class [[nodiscard]] Status {
   Status(ErrorCode code, std::string message, NodeId leader_hint = kNoNode)
       : code_(code), message_(std::move(message)), leader_hint_(leader_hint) {}
 
-  /// Success, spelled out.
-  static Status ok_status() { return Status(); }
-
   bool ok() const { return code_ == ErrorCode::kOk; }
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }

@@ -4,29 +4,12 @@
 
 #include <limits>
 
+#include "core/test_entries.h"
+
 namespace skiff {
 namespace {
 
-constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
-
-// Entries first.. with the given terms; each carries `payload` bytes (entry_size = 16 + payload).
-std::vector<Entry> ents(std::uint64_t first, std::initializer_list<std::uint64_t> terms,
-                        std::size_t payload = 4) {
-  std::vector<Entry> out;
-  for (std::uint64_t t : terms) {
-    out.push_back(
-        Entry{.term = Term{t}, .index = Index{first++}, .data = Bytes(std::string(payload, 'x'))});
-  }
-  return out;
-}
-
-std::vector<std::uint64_t> indexes(const std::vector<Entry>& es) {
-  std::vector<std::uint64_t> out;
-  for (const Entry& e : es) {
-    out.push_back(e.index.value);
-  }
-  return out;
-}
+using namespace test_entries;  // NOLINT(google-build-using-namespace)
 
 TEST(MemoryStorage, FreshLog) {
   // log_storage.h: a fresh log has first_index() == 1, last_index() == 0 and term(0) == 0.
@@ -117,7 +100,7 @@ TEST(MemoryStorage, AppendCanReplaceEverything) {
 
 TEST(MemoryStorage, EntriesStopAtTheByteLimitButReturnAtLeastOne) {
   MemoryStorage s;
-  ASSERT_TRUE(s.append(ents(1, {1, 1, 1, 1, 1}, /*payload=*/4)).ok());  // 20 bytes each
+  ASSERT_TRUE(s.append(ents(1, {1, 1, 1, 1, 1})).ok());  // 20 bytes each
   EXPECT_EQ(indexes(s.entries(Index{1}, Index{6}, kNoLimit).value()),
             (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
   EXPECT_EQ(indexes(s.entries(Index{1}, Index{6}, 60).value()),

@@ -57,8 +57,6 @@ class Progress {
   bool is_paused() const;
   /// The follower acknowledged `index` in the replicate state: free the window up to it.
   void free_inflights_le(Index index) { inflights_.free_le(index); }
-  /// Unpauses a probe (an answer or heartbeat response arrived).
-  void resume_probe() { probe_sent_ = false; }
   /// A heartbeat response arrived: in replicate state with a full window, free one slot so a
   /// lost Append cannot stall replication forever (PITFALLS #16).
   void on_heartbeat_response();

@@ -60,7 +60,7 @@ TEST(Progress, ProbeSendsOneAppendThenWaits) {
   EXPECT_EQ(pr.next(), Index{5});
   EXPECT_EQ(pr.inflights().count(), 0U);
   EXPECT_TRUE(pr.is_paused());
-  pr.resume_probe();
+  pr.on_heartbeat_response();  // the follower is alive: probe again
   EXPECT_FALSE(pr.is_paused());
 }
 

@@ -4,34 +4,13 @@
 
 #include <limits>
 
+#include "core/test_entries.h"
 #include "skiff/memory_storage.h"
 
 namespace skiff::detail {
 namespace {
 
-constexpr std::uint64_t kNoLimit = std::numeric_limits<std::uint64_t>::max();
-
-// Every entry carries a 4-byte payload, so each is 20 bytes by entry_size.
-Entry ent(std::uint64_t index, std::uint64_t term) {
-  return Entry{.term = Term{term}, .index = Index{index}, .data = Bytes::copy_of("data")};
-}
-
-// Entries first..last with the given terms, in order.
-std::vector<Entry> ents(std::uint64_t first, std::initializer_list<std::uint64_t> terms) {
-  std::vector<Entry> out;
-  for (std::uint64_t t : terms) {
-    out.push_back(ent(first++, t));
-  }
-  return out;
-}
-
-std::vector<std::uint64_t> indexes(const std::vector<Entry>& es) {
-  std::vector<std::uint64_t> out;
-  for (const Entry& e : es) {
-    out.push_back(e.index.value);
-  }
-  return out;
-}
+using namespace test_entries;  // NOLINT(google-build-using-namespace)
 
 // MemoryStorage cannot compact yet: this double pretends its prefix up to `compacted` was
 // discarded after a snapshot (Raft §7), so reads there fail with kCompacted.

@@ -2,12 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "core/test_entries.h"
+
 namespace skiff::detail {
 namespace {
 
-Entry ent(std::uint64_t index, std::uint64_t term) {
-  return Entry{.term = Term{term}, .index = Index{index}};
-}
+using test_entries::ent;
 
 // An unstable tail holding `ents` (contiguous), none of them handed out yet.
 Unstable holding(const std::vector<Entry>& ents) {

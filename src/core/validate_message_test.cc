@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "core/test_entries.h"
+
 #include <limits>
 #include <string>
 
@@ -11,12 +13,10 @@
 namespace skiff::detail {
 namespace {
 
+using test_entries::ent;
+
 constexpr NodeId kSelf{1};
 constexpr std::uint64_t kMaxIndex = std::numeric_limits<std::uint64_t>::max() / 2;
-
-Entry ent(std::uint64_t index, std::uint64_t term) {
-  return Entry{.term = Term{term}, .index = Index{index}};
-}
 
 // A well-formed message of each type from node 2 to node 1 at term 3; each test breaks one rule.
 Message append() {
