@@ -119,7 +119,8 @@ TEST(Chooser, SeededChoicesArePinned) {
 }
 
 TEST(Chooser, BytesDecodeByWidthAndRecordingRoundTrips) {
-  ByteChooser b(std::string("\x07\x01\x02", 3));
+  const std::string bytes("\x07\x01\x02", 3);  // outlives the chooser, which only views it
+  ByteChooser b(bytes);
   EXPECT_EQ(b.choose(1), 0U);       // one option consumes nothing
   EXPECT_EQ(b.choose(5), 2U);       // 7 % 5, one byte
   EXPECT_EQ(b.choose(1000), 513U);  // 0x0201 % 1000, two bytes little endian
