@@ -10,6 +10,17 @@
 
 namespace skiff {
 
+/// How the leader confirms a linearizable read (RawNode::read_index).
+enum class ReadMode : std::uint8_t {
+  /// ReadIndex (thesis §6.4): a heartbeat round to a quorum confirms leadership for every read.
+  /// Safe whatever the clocks do.
+  kReadIndex = 0,
+  /// Leader lease (thesis §6.4.1): while a quorum acknowledged a heartbeat sent less than the
+  /// lease ago, reads are served without a new round. Requires check_quorum, and relies on the
+  /// clock assumption stated at Config::max_clock_drift_percent.
+  kLease = 1,
+};
+
 /// Settings of one core. An aggregate: set the fields you need, keep the defaults otherwise,
 /// and call `validate()` (RawNode::create does) to learn of mistakes. Nothing is "fixed up".
 struct Config {
@@ -51,8 +62,19 @@ struct Config {
   /// always handed out). Must be at least 1.
   std::uint64_t max_committed_size_per_ready = 64 << 20;
 
+  /// How linearizable reads are confirmed; see ReadMode.
+  ReadMode read_mode = ReadMode::kReadIndex;
+  /// For ReadMode::kLease only: the largest difference, in percent, between the rates at which
+  /// any two nodes' tick() advance, and the promise that tick() is called for all elapsed time
+  /// (a paused process catches up on missed ticks before it handles anything else). The lease
+  /// lasts election_tick * 100 / (100 + max_clock_drift_percent) - 1 ticks from the moment
+  /// the confirming heartbeat was sent, so it ends before any follower could vote for a new
+  /// leader. If the clocks break this bound, lease reads may be stale: use kReadIndex.
+  std::uint32_t max_clock_drift_percent = 10;
+
   /// The last index the application's state machine has applied, when restarting. Entries
-  /// up to it are not handed out again. Must not exceed the persisted commit index.
+  /// up to it are not handed out again. Must not exceed the persisted commit index, and must be
+  /// at least the index of the stored snapshot (restore the state machine from it first).
   Index applied;
 
   /// Receives diagnostics; null means silence. Shared so a node can outlive its creator.
@@ -60,6 +82,8 @@ struct Config {
 
   /// Checks every field; names the first field and value it rejects. Never changes anything.
   [[nodiscard]] Status validate() const;
+  /// The lease length in ticks that ReadMode::kLease uses (formula at max_clock_drift_percent).
+  std::uint32_t lease_ticks() const;
 };
 
 }  // namespace skiff

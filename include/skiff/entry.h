@@ -13,8 +13,9 @@ namespace skiff {
 /// What an entry carries. Applications apply kNormal payloads; every entry, whatever its type,
 /// advances the applied index.
 enum class EntryType : std::uint8_t {
-  kNormal = 0,  // an application proposal
-  kNoop = 1,    // appended by a new leader to commit entries of earlier terms (Raft §5.4.2)
+  kNormal = 0,      // an application proposal
+  kNoop = 1,        // appended by a new leader to commit entries of earlier terms (Raft §5.4.2)
+  kConfChange = 2,  // a membership change: data is a ConfChangeEntry (see conf_change.h)
 };
 
 /// One entry of the replicated log. A plain value type; copies share the payload.

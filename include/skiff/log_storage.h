@@ -11,12 +11,15 @@
 
 #include "skiff/entry.h"
 #include "skiff/result.h"
+#include "skiff/snapshot.h"
 #include "skiff/state.h"
 #include "skiff/types.h"
 
 namespace skiff {
 
-/// What a node starts from: the persisted hard state and membership.
+/// What a node starts from: the persisted hard state and the membership in effect at the
+/// stored snapshot's index (the snapshot's own, or the bootstrap membership when there is no
+/// snapshot). The core replays configuration entries stored after that index.
 struct InitialState {
   HardState hard_state;
   ConfState conf_state;
@@ -53,6 +56,11 @@ class LogStorage {
 
   /// Index of the last entry (first_index() - 1 when the log is empty). Answered from memory.
   virtual Index last_index() const = 0;
+
+  /// The most recent snapshot, sent by a leader to followers that need compacted entries. Its
+  /// index is at least first_index() - 1 whenever entries were compacted. An empty Snapshot
+  /// when none exists. kUnavailable if one is being prepared (the leader retries later).
+  virtual Result<Snapshot> snapshot() const = 0;
 };
 
 /// The errors LogStorage::entries owes for [lo, hi) on a log holding [first, last]: kCompacted

@@ -26,12 +26,23 @@ class MemoryStorage final : public LogStorage {
   Result<Term> term(Index i) const override;
   Index first_index() const override;
   Index last_index() const override;
+  Result<Snapshot> snapshot() const override;
 
   /// Appends `entries`, which must be contiguous with increasing index and start no later
   /// than last_index() + 1. Existing entries from the first new index on are replaced (the
   /// core only hands out such overlaps after a real conflict). Entries at or below the
   /// compaction point are ignored. Errors: kInvalidArgument on a gap or disorder.
   Status append(const std::vector<Entry>& entries);
+  /// Installs a snapshot received from a leader (Ready::snapshot): the whole log is replaced
+  /// by it. kFailedPrecondition if it is older than the stored snapshot.
+  Status apply_snapshot(Snapshot snapshot);
+  /// Records a snapshot the application took at `index` (at most last_index(), at least the
+  /// current snapshot's), with the membership in effect there and the serialized state.
+  /// Entries are kept: call compact() to drop them.
+  Status create_snapshot(Index index, ConfState conf_state, Bytes data);
+  /// Drops the entries up to `index`, which must not exceed the latest snapshot's index (the
+  /// snapshot stands in for them). Compacting at or below first_index() - 1 does nothing.
+  Status compact(Index index);
   /// Replaces the persisted hard state.
   void set_hard_state(const HardState& hs) { hard_state_ = hs; }
   /// Replaces the persisted membership.
@@ -41,7 +52,9 @@ class MemoryStorage final : public LogStorage {
 
  private:
   HardState hard_state_;
+  // The bootstrap membership, replaced by the snapshot's once there is one.
   ConfState conf_state_;
+  Snapshot snapshot_;
   // The compaction point: the entry just before entries_.front(). {0, 0} for a fresh log.
   EntryId compacted_;
   // Invariant: entries_[k].index == compacted_.index + 1 + k.

@@ -19,12 +19,14 @@
 #include <memory>
 
 #include "skiff/bytes.h"
+#include "skiff/conf_change.h"
 #include "skiff/config.h"
 #include "skiff/log_storage.h"
 #include "skiff/message.h"
 #include "skiff/ready.h"
 #include "skiff/result.h"
 #include "skiff/state.h"
+#include "skiff/status.h"
 #include "skiff/types.h"
 
 namespace skiff {
@@ -44,11 +46,17 @@ struct Proposal {
 
 /// Monotonic counters, for metrics and tests.
 struct Counters {
-  std::uint64_t messages_rejected = 0;    // inbound messages refused by validation
-  std::uint64_t proposals_dropped = 0;    // proposals refused (not leader, limits...)
-  std::uint64_t elections_started = 0;    // campaigns for a real term (not pre-votes)
-  std::uint64_t leader_elected = 0;       // times this node became leader
-  std::uint64_t storage_read_errors = 0;  // failed reads from LogStorage other than compaction
+  std::uint64_t messages_rejected = 0;     // inbound messages refused by validation
+  std::uint64_t proposals_dropped = 0;     // proposals refused (not leader, limits...)
+  std::uint64_t elections_started = 0;     // campaigns for a real term (not pre-votes)
+  std::uint64_t leader_elected = 0;        // times this node became leader
+  std::uint64_t storage_read_errors = 0;   // failed reads from LogStorage other than compaction
+  std::uint64_t snapshots_sent = 0;        // Snapshot messages emitted by this leader
+  std::uint64_t snapshots_installed = 0;   // snapshots from a leader handed out to install
+  std::uint64_t reads_confirmed = 0;       // ReadStates handed out
+  std::uint64_t transfers_started = 0;     // leadership transfers begun by this leader
+  std::uint64_t transfers_aborted = 0;     // ... that ran out of time or lost their target
+  std::uint64_t conf_changes_applied = 0;  // configuration entries that took effect here
 };
 
 /// The Raft state machine of one node, driven by the application.
@@ -74,6 +82,32 @@ class RawNode {
   /// follower it is forwarded (Config::forward_proposals) or refused with kNotLeader carrying
   /// the leader hint. kProposalDropped when no leader is known or a limit is reached.
   Result<Proposal> propose(Bytes data);
+
+  /// Proposes a membership change (thesis §4). Leader only (kNotLeader with the hint
+  /// otherwise). The new configuration takes effect as soon as its entry is appended;
+  /// Proposal::id names that entry. Errors: kInvalidArgument for a change apply_conf_change
+  /// refuses; kFailedPrecondition while an earlier change is uncommitted (one at a time) or
+  /// before this leader has committed an entry of its term; kProposalDropped during a
+  /// leadership transfer.
+  Result<Proposal> propose_conf_change(const ConfChange& change);
+
+  /// Asks for a linearizable read (thesis §6.4). When leadership is confirmed, a ReadState
+  /// with `context` and the read index appears in a later Ready. On a follower the request is
+  /// forwarded to the leader. Reads lost to a leader change produce no ReadState: callers
+  /// retry after a timeout. kUnavailable when no leader is known.
+  Status read_index(Bytes context);
+
+  /// Hands leadership to voter `to` (thesis §3.10): the leader brings it up to date, refuses
+  /// proposals meanwhile, then tells it to campaign. Aborted after an election timeout.
+  /// kNotLeader on a follower; kInvalidArgument for this node, a learner or an unknown id.
+  Status transfer_leadership(NodeId to);
+
+  /// Reports whether the snapshot sent to `to` was delivered and installed (true) or failed
+  /// (false). Replication to `to` leaves the snapshot state either way. Ignored unless leader.
+  void report_snapshot(NodeId to, bool ok);
+
+  /// Reports that a message to `to` could not be delivered; the leader resumes probing it.
+  void report_unreachable(NodeId to);
 
   /// Starts an election now (with pre-vote if enabled), as if the election timeout elapsed.
   /// kFailedPrecondition if this node is the leader or not a voter.
@@ -103,6 +137,10 @@ class RawNode {
   Index applied_index() const;
   /// Index of the last entry in this node's log (persisted or not).
   Index last_index() const;
+  /// The membership in effect at applied_index(): store it with a snapshot taken there.
+  ConfState applied_conf_state() const;
+  /// Role, indexes, membership and (on the leader) every peer's progress.
+  NodeStatus status() const;
   /// Counters since creation.
   const Counters& counters() const;
   /// Aborts with a description if an internal invariant is broken. Cheap enough for

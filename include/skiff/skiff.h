@@ -2,6 +2,7 @@
 #pragma once
 
 #include "skiff/bytes.h"           // IWYU pragma: export
+#include "skiff/conf_change.h"     // IWYU pragma: export
 #include "skiff/config.h"          // IWYU pragma: export
 #include "skiff/entry.h"           // IWYU pragma: export
 #include "skiff/log_storage.h"     // IWYU pragma: export
@@ -11,5 +12,7 @@
 #include "skiff/raw_node.h"        // IWYU pragma: export
 #include "skiff/ready.h"           // IWYU pragma: export
 #include "skiff/result.h"          // IWYU pragma: export
+#include "skiff/snapshot.h"        // IWYU pragma: export
 #include "skiff/state.h"           // IWYU pragma: export
+#include "skiff/status.h"          // IWYU pragma: export
 #include "skiff/types.h"           // IWYU pragma: export

@@ -34,7 +34,32 @@ Status Config::validate() const {
     return bad(str_cat("max_committed_size_per_ready (", max_committed_size_per_ready,
                        ") must be at least 1 byte"));
   }
+  if (read_mode != ReadMode::kReadIndex && read_mode != ReadMode::kLease) {
+    return bad(str_cat("read_mode (", static_cast<int>(read_mode), ") is not a ReadMode"));
+  }
+  if (read_mode == ReadMode::kLease) {
+    if (!check_quorum) {
+      return bad(
+          "read_mode (kLease) requires check_quorum: without it followers vote for a new leader "
+          "while the old one still holds its lease");
+    }
+    if (max_clock_drift_percent > 1000) {
+      return bad(str_cat("max_clock_drift_percent (", max_clock_drift_percent,
+                         ") is above 1000: use kReadIndex"));
+    }
+    if (lease_ticks() == 0) {
+      return bad(str_cat("read_mode (kLease) with election_tick (", election_tick,
+                         ") and max_clock_drift_percent (", max_clock_drift_percent,
+                         ") leaves a lease of 0 ticks"));
+    }
+  }
   return Status();
+}
+
+std::uint32_t Config::lease_ticks() const {
+  const std::uint64_t scaled =
+      std::uint64_t{election_tick} * 100 / (100 + std::uint64_t{max_clock_drift_percent});
+  return scaled == 0 ? 0 : static_cast<std::uint32_t>(scaled - 1);
 }
 
 }  // namespace skiff

@@ -6,7 +6,9 @@
 #include "skiff/message.h"
 #include "skiff/ready.h"
 #include "skiff/result.h"
+#include "skiff/snapshot.h"
 #include "skiff/state.h"
+#include "skiff/status.h"
 #include "skiff/types.h"
 
 namespace skiff {
@@ -49,6 +51,8 @@ std::string describe(const Entry& e) {
   std::string out = describe(e.id());
   if (e.type == EntryType::kNoop) {
     out += " noop";
+  } else if (e.type == EntryType::kConfChange) {
+    out += " conf";
   }
   if (!e.data.empty()) {
     if (short_printable(e.data.view())) {
@@ -88,6 +92,14 @@ std::string_view to_string(MessageType type) {
       return "PreVoteResp";
     case MessageType::kPropose:
       return "Propose";
+    case MessageType::kSnapshot:
+      return "Snapshot";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
+    case MessageType::kReadIndex:
+      return "ReadIndex";
+    case MessageType::kReadIndexResponse:
+      return "ReadIndexResp";
   }
   return "Unknown";
 }
@@ -107,11 +119,26 @@ std::string describe(const Message& m) {
       }
       break;
     case MessageType::kHeartbeat:
-      out += str_cat(" commit ", m.commit);
+      out += str_cat(" round ", m.index, " commit ", m.commit);
+      break;
+    case MessageType::kHeartbeatResponse:
+      out += str_cat(" round ", m.index);
       break;
     case MessageType::kVote:
     case MessageType::kPreVote:
-      out += str_cat(" last ", describe(EntryId{m.log_term, m.index}));
+      out += str_cat(" last ", describe(EntryId{m.log_term, m.index}),
+                     m.leader_transfer ? " transfer" : "");
+      break;
+    case MessageType::kSnapshot:
+      out += str_cat(" ", describe(m.snapshot));
+      break;
+    case MessageType::kTimeoutNow:
+      break;
+    case MessageType::kReadIndex:
+      out += str_cat(" ctx ", m.context.size(), "B");
+      break;
+    case MessageType::kReadIndexResponse:
+      out += m.reject ? str_cat(" reject") : str_cat(" index ", m.index);
       break;
     case MessageType::kVoteResponse:
     case MessageType::kPreVoteResponse:
@@ -119,8 +146,6 @@ std::string describe(const Message& m) {
       break;
     case MessageType::kPropose:
       out += str_cat(" ", describe(m.entries));
-      break;
-    case MessageType::kHeartbeatResponse:
       break;
   }
   return out;
@@ -158,8 +183,56 @@ std::string describe_ids(const std::vector<NodeId>& ids) {
 
 std::string describe(const ConfState& cs) {
   std::string out = str_cat("voters ", describe_ids(cs.voters));
+  if (!cs.voters_outgoing.empty()) {
+    out += str_cat(" outgoing ", describe_ids(cs.voters_outgoing));
+  }
   if (!cs.learners.empty()) {
     out += str_cat(" learners ", describe_ids(cs.learners));
+  }
+  if (!cs.learners_next.empty()) {
+    out += str_cat(" learners_next ", describe_ids(cs.learners_next));
+  }
+  if (cs.auto_leave) {
+    out += " auto";
+  }
+  return out;
+}
+
+std::string describe(const Snapshot& s) {
+  return str_cat("snap ", describe(s.meta.last), " ", describe(s.meta.conf_state), " (",
+                 s.data.size(), "B)");
+}
+
+std::string_view to_string(ReplicationState s) {
+  switch (s) {
+    case ReplicationState::kProbe:
+      return "probe";
+    case ReplicationState::kReplicate:
+      return "replicate";
+    case ReplicationState::kSnapshot:
+      return "snapshot";
+  }
+  return "unknown";
+}
+
+std::string describe(const NodeStatus& s) {
+  std::string out =
+      str_cat("node ", s.id, " ", to_string(s.role), " t", s.term, " vote ", s.vote, " leader ",
+              s.leader, " log [", s.first_index, ",", s.last_index, "] commit ", s.commit,
+              " applied ", s.applied, "\n  config ", describe(s.config), " at ", s.config_index,
+              s.config_committed ? "" : " (uncommitted)");
+  if (s.transfer_target != kNoNode) {
+    out += str_cat("\n  transferring to ", s.transfer_target);
+  }
+  if (s.pending_reads > 0) {
+    out += str_cat("\n  pending reads ", s.pending_reads);
+  }
+  for (const auto& [id, p] : s.progress) {
+    out += str_cat("\n  ", id, p.learner ? " learner " : " ", to_string(p.state), " match ",
+                   p.match, " next ", p.next, " inflight ", p.inflight,
+                   p.state == ReplicationState::kSnapshot ? str_cat(" snap ", p.pending_snapshot)
+                                                          : std::string(),
+                   p.recent_active ? "" : " inactive");
   }
   return out;
 }
@@ -172,11 +245,17 @@ std::string describe(const Ready& rd) {
   if (rd.hard_state) {
     out += str_cat("\n  hard: ", describe(*rd.hard_state));
   }
+  if (rd.snapshot) {
+    out += str_cat("\n  snapshot: ", describe(*rd.snapshot));
+  }
   if (!rd.entries.empty()) {
     out += str_cat("\n  entries: ", describe(rd.entries));
   }
   if (!rd.committed_entries.empty()) {
     out += str_cat("\n  committed: ", describe(rd.committed_entries));
+  }
+  for (const ReadState& rs : rd.read_states) {
+    out += str_cat("\n  read: index ", rs.index, " ctx ", rs.context.size(), "B");
   }
   for (const Message& m : rd.messages) {
     out += str_cat("\n  send: ", describe(m));

@@ -76,4 +76,58 @@ Status MemoryStorage::append(const std::vector<Entry>& entries) {
   return Status();
 }
 
+Result<Snapshot> MemoryStorage::snapshot() const {
+  return snapshot_;
+}
+
+Status MemoryStorage::apply_snapshot(Snapshot snapshot) {
+  if (snapshot.meta.last.index < snapshot_.meta.last.index) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("apply_snapshot: ", describe(snapshot), " is older than the stored ",
+                          describe(snapshot_)));
+  }
+  compacted_ = snapshot.meta.last;
+  entries_.clear();
+  conf_state_ = snapshot.meta.conf_state;
+  snapshot_ = std::move(snapshot);
+  return Status();
+}
+
+Status MemoryStorage::create_snapshot(Index index, ConfState conf_state, Bytes data) {
+  if (index < snapshot_.meta.last.index) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("create_snapshot: index ", index, " is older than the stored ",
+                          describe(snapshot_)));
+  }
+  auto t = term(index);
+  if (!t.ok()) {
+    return Status(t.status().code(),
+                  str_cat("create_snapshot at ", index, ": ", t.status().message()));
+  }
+  snapshot_.meta.last = EntryId{*t, index};
+  conf_state_ = conf_state;
+  snapshot_.meta.conf_state = std::move(conf_state);
+  snapshot_.data = std::move(data);
+  return Status();
+}
+
+Status MemoryStorage::compact(Index index) {
+  if (index <= compacted_.index) {
+    return Status();
+  }
+  if (index > snapshot_.meta.last.index) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("compact: index ", index, " is past the latest snapshot ",
+                          describe(snapshot_.meta.last)));
+  }
+  auto t = term(index);
+  if (!t.ok()) {
+    return t.status();
+  }
+  entries_.erase(entries_.begin(),
+                 entries_.begin() + static_cast<std::ptrdiff_t>(index - first_index() + 1));
+  compacted_ = EntryId{*t, index};
+  return Status();
+}
+
 }  // namespace skiff

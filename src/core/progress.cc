@@ -13,6 +13,8 @@ std::string_view to_string(ProgressState s) {
       return "probe";
     case ProgressState::kReplicate:
       return "replicate";
+    case ProgressState::kSnapshot:
+      return "snapshot";
   }
   return "?";
 }
@@ -24,6 +26,7 @@ void Progress::become_probe() {
   state_ = ProgressState::kProbe;
   next_ = match_ + 1;
   probe_sent_ = false;
+  pending_snapshot_ = Index{};
   inflights_.reset();
 }
 
@@ -31,7 +34,27 @@ void Progress::become_replicate() {
   state_ = ProgressState::kReplicate;
   next_ = match_ + 1;
   probe_sent_ = false;
+  pending_snapshot_ = Index{};
   inflights_.reset();
+}
+
+void Progress::become_snapshot(Index index) {
+  state_ = ProgressState::kSnapshot;
+  pending_snapshot_ = index;
+  probe_sent_ = false;
+  inflights_.reset();
+}
+
+void Progress::snapshot_done() {
+  const Index after = std::max(match_, pending_snapshot_) + 1;
+  become_probe();
+  next_ = after;
+  probe_sent_ = true;
+}
+
+void Progress::snapshot_failed() {
+  become_probe();
+  probe_sent_ = true;
 }
 
 void Progress::sent_entries(Index prev, std::uint64_t count, std::uint64_t bytes, Index commit) {
@@ -45,6 +68,9 @@ void Progress::sent_entries(Index prev, std::uint64_t count, std::uint64_t bytes
       break;
     case ProgressState::kProbe:
       probe_sent_ = true;
+      break;
+    case ProgressState::kSnapshot:
+      SKIFF_ASSERT(false, "no Append is sent to a follower waiting for a snapshot");
       break;
   }
   // The follower commits min(commit, last entry this Append matched), Raft Figure 2.
@@ -67,6 +93,10 @@ bool Progress::maybe_update(Index index) {
 }
 
 bool Progress::maybe_decrease_to(Index rejected, Index match_hint) {
+  if (state_ == ProgressState::kSnapshot) {
+    // An answer to an Append sent before the snapshot: the snapshot decides now.
+    return false;
+  }
   if (state_ == ProgressState::kReplicate) {
     // Only a rejection of an index past match can be news; older ones are duplicates.
     if (rejected <= match_) {
@@ -92,6 +122,8 @@ bool Progress::is_paused() const {
       return probe_sent_;
     case ProgressState::kReplicate:
       return inflights_.full();
+    case ProgressState::kSnapshot:
+      return true;
   }
   return true;
 }
@@ -108,8 +140,10 @@ bool Progress::can_bump_commit(Index commit) const {
 }
 
 std::string Progress::describe() const {
-  return str_cat(to_string(state_), " match ", match_, " next ", next_, " inflight ",
-                 inflights_.count(), probe_sent_ ? " paused" : "");
+  return str_cat(
+      to_string(state_), " match ", match_, " next ", next_, " inflight ", inflights_.count(),
+      probe_sent_ ? " paused" : "",
+      state_ == ProgressState::kSnapshot ? str_cat(" snap ", pending_snapshot_) : std::string());
 }
 
 void Progress::check_invariants() const {

@@ -17,6 +17,9 @@ enum class ProgressState : std::uint8_t {
   kProbe,
   /// The follower is known to match up to `match`: pipeline Appends within the window.
   kReplicate,
+  /// The follower needs compacted entries: a snapshot was sent; nothing else is sent until it
+  /// is acknowledged or reported (Raft §7).
+  kSnapshot,
 };
 
 std::string_view to_string(ProgressState s);
@@ -39,6 +42,15 @@ class Progress {
   void become_probe();
   /// Replicate state: optimistic next = match + 1, empty window.
   void become_replicate();
+  /// Snapshot state: a snapshot at `index` was sent.
+  void become_snapshot(Index index);
+  /// The snapshot sent is installed (the follower acknowledged it or the transport said so):
+  /// probe from after it. Pauses until the follower answers.
+  void snapshot_done();
+  /// Sending the snapshot failed: probe again from match + 1 after the next heartbeat answer.
+  void snapshot_failed();
+  /// In the snapshot state: the index of the snapshot sent.
+  Index pending_snapshot() const { return pending_snapshot_; }
 
   /// Records an Append carrying entries (prev, prev + count] of `bytes` bytes and telling the
   /// follower commit `commit`. In replicate state next moves past them and the window grows;
@@ -81,6 +93,8 @@ class Progress {
   bool probe_sent_ = false;
   // Heard from the follower since the leader last checked its quorum (check-quorum).
   bool recent_active_ = false;
+  // Snapshot state: the index of the snapshot sent.
+  Index pending_snapshot_;
   Inflights inflights_;
 };
 

@@ -58,4 +58,33 @@ std::string MajorityConfig::describe() const {
   return out + "]";
 }
 
+std::set<NodeId> JointConfig::ids() const {
+  std::set<NodeId> out = incoming_.voters();
+  out.insert(outgoing_.voters().begin(), outgoing_.voters().end());
+  return out;
+}
+
+Index JointConfig::committed_index(const std::function<std::optional<Index>(NodeId)>& acked) const {
+  return std::min(incoming_.committed_index(acked), outgoing_.committed_index(acked));
+}
+
+VoteResult JointConfig::vote_result(const std::function<std::optional<bool>(NodeId)>& vote) const {
+  const VoteResult in = incoming_.vote_result(vote);
+  const VoteResult out = outgoing_.vote_result(vote);
+  if (in == out) {
+    return in;
+  }
+  if (in == VoteResult::kLost || out == VoteResult::kLost) {
+    return VoteResult::kLost;
+  }
+  return VoteResult::kPending;
+}
+
+std::string JointConfig::describe() const {
+  if (!joint()) {
+    return incoming_.describe();
+  }
+  return incoming_.describe() + "&&" + outgoing_.describe();
+}
+
 }  // namespace skiff::detail

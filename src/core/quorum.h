@@ -41,4 +41,33 @@ class MajorityConfig {
   std::set<NodeId> voters_;
 };
 
+/// Two majority configurations that must both agree (thesis §4.3, joint consensus). Outside a
+/// membership change `outgoing` is empty, which agrees with everything.
+class JointConfig {
+ public:
+  JointConfig() = default;
+  JointConfig(MajorityConfig incoming, MajorityConfig outgoing)
+      : incoming_(std::move(incoming)), outgoing_(std::move(outgoing)) {}
+
+  const MajorityConfig& incoming() const { return incoming_; }
+  const MajorityConfig& outgoing() const { return outgoing_; }
+  bool joint() const { return outgoing_.size() > 0; }
+  /// Whether `id` votes in either half.
+  bool contains(NodeId id) const { return incoming_.contains(id) || outgoing_.contains(id); }
+  /// Every voter of either half, once.
+  std::set<NodeId> ids() const;
+
+  /// The largest index acknowledged by a majority of both halves.
+  Index committed_index(const std::function<std::optional<Index>(NodeId)>& acked) const;
+  /// Won if both halves won, Lost if either lost, else Pending.
+  VoteResult vote_result(const std::function<std::optional<bool>(NodeId)>& vote) const;
+
+  /// "[1 2 3]" or "[1 2 4]&&[1 2 3]".
+  std::string describe() const;
+
+ private:
+  MajorityConfig incoming_;
+  MajorityConfig outgoing_;
+};
+
 }  // namespace skiff::detail

@@ -24,23 +24,17 @@ bool is_response(MessageType t) {
 }
 
 bool from_leader(MessageType t) {
-  return t == MessageType::kAppend || t == MessageType::kHeartbeat;
+  return t == MessageType::kAppend || t == MessageType::kHeartbeat || t == MessageType::kSnapshot ||
+         t == MessageType::kTimeoutNow;
 }
 
-Status check_conf_state(const ConfState& cs) {
-  std::set<NodeId> seen;
-  for (const auto* list : {&cs.voters, &cs.learners}) {
-    for (NodeId id : *list) {
-      if (id == kNoNode) {
-        return Status(ErrorCode::kCorruption, "stored membership contains node id 0");
-      }
-      if (!seen.insert(id).second) {
-        return Status(ErrorCode::kCorruption,
-                      str_cat("stored membership lists node ", id, " twice: ", describe(cs)));
-      }
-    }
-  }
-  return Status();
+// Sent by a follower on a caller's behalf, with term 0: no term rules apply.
+bool forwarded(MessageType t) {
+  return t == MessageType::kPropose || t == MessageType::kReadIndex;
+}
+
+MajorityConfig majority(const std::vector<NodeId>& ids) {
+  return MajorityConfig(std::set<NodeId>(ids.begin(), ids.end()));
 }
 
 }  // namespace
@@ -57,7 +51,7 @@ Result<std::unique_ptr<Raft>> Raft::create(const Config& config, const LogStorag
     return init.status();
   }
   if (Status s = check_conf_state(init->conf_state); !s.ok()) {
-    return s;
+    return Status(ErrorCode::kCorruption, str_cat("stored ", s.message()));
   }
   const HardState& hs = init->hard_state;
   const Index last = storage.last_index();
@@ -65,7 +59,23 @@ Result<std::unique_ptr<Raft>> Raft::create(const Config& config, const LogStorag
     return Status(ErrorCode::kCorruption, str_cat("storage first index ", storage.first_index(),
                                                   " is past last index ", last, " + 1"));
   }
-  if (hs.commit > last) {
+  auto snapshot = storage.snapshot();
+  if (!snapshot.ok()) {
+    return snapshot.status();
+  }
+  const Index snap_index = snapshot->meta.last.index;
+  if (snap_index + 1 < storage.first_index()) {
+    return Status(ErrorCode::kCorruption,
+                  str_cat("storage compacted up to ", storage.first_index() - 1,
+                          " but its snapshot only covers up to ", snap_index));
+  }
+  if (snap_index > last) {
+    return Status(ErrorCode::kCorruption,
+                  str_cat("stored snapshot at ", snap_index, " is past the last index ", last));
+  }
+  // A snapshot covers committed entries only; a commit index persisted lazily may lag it.
+  const Index commit = std::max(hs.commit, snap_index);
+  if (commit > last) {
     return Status(ErrorCode::kCorruption, str_cat("stored commit index ", hs.commit,
                                                   " is past the last stored entry ", last));
   }
@@ -81,26 +91,57 @@ Result<std::unique_ptr<Raft>> Raft::create(const Config& config, const LogStorag
                   str_cat("last stored entry ", describe(EntryId{*last_term, last}),
                           " has a term above the stored term ", hs.term));
   }
-  if (config.applied > hs.commit) {
-    return Status(ErrorCode::kInvalidArgument,
-                  str_cat("Config::applied ", config.applied, " is past the stored commit index ",
-                          hs.commit));
+  if (config.applied > commit) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        str_cat("Config::applied ", config.applied, " is past the stored commit index ", commit));
   }
-  return std::unique_ptr<Raft>(new Raft(config, storage, *init));
+  if (config.applied < snap_index) {
+    return Status(
+        ErrorCode::kInvalidArgument,
+        str_cat("Config::applied ", config.applied, " is below the stored snapshot at ", snap_index,
+                ": restore the state machine from the snapshot and set applied to its "
+                "index"));
+  }
+  std::unique_ptr<Raft> raft(new Raft(config, storage, *init, snap_index, commit));
+  // Thesis §4.1: the latest configuration in the log is in effect, committed or not: replay
+  // the configuration entries stored after the snapshot.
+  const Index from = std::max(snap_index + 1, storage.first_index());
+  for (Index lo = from; lo <= last;) {
+    auto ents = storage.entries(lo, last + 1, 4 << 20);
+    if (!ents.ok()) {
+      return ents.status();
+    }
+    if (ents->empty()) {
+      break;
+    }
+    for (const Entry& e : *ents) {
+      if (e.type == EntryType::kConfChange) {
+        if (Status s = raft->membership_.on_append(e.index, {e}); !s.ok()) {
+          return s;
+        }
+      }
+    }
+    lo = ents->back().index + 1;
+  }
+  raft->apply_membership();
+  raft->log(LogLevel::kInfo,
+            str_cat("node ", raft->id_, " starts at term ", raft->term_, ", ",
+                    raft->log_.describe(), ", config ", describe(raft->membership_.current())));
+  return raft;
 }
 
-Raft::Raft(const Config& config, const LogStorage& storage, const InitialState& init)
+Raft::Raft(const Config& config, const LogStorage& storage, const InitialState& init,
+           Index snapshot_index, Index commit)
     : config_(config),
       id_(config.id),
       term_(init.hard_state.term),
       vote_(init.hard_state.vote),
-      log_(storage, init.hard_state.commit, config.applied),
-      voters_(std::set<NodeId>(init.conf_state.voters.begin(), init.conf_state.voters.end())),
-      learners_(init.conf_state.learners.begin(), init.conf_state.learners.end()),
+      log_(storage, commit, config.applied),
+      membership_(snapshot_index, init.conf_state),
+      lease_guard_at_start_(config.read_mode == ReadMode::kLease),
       rng_(config.seed, config.id.value) {
   become_follower(term_, kNoNode);
-  log(LogLevel::kInfo, str_cat("node ", id_, " starts at term ", term_, ", ", log_.describe(),
-                               ", voters ", voters_.describe()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +207,7 @@ void Raft::become_leader() {
     }
     leader.progress.emplace(id, std::move(pr));
   };
-  for (NodeId id : voters_.voters()) {
+  for (NodeId id : voters_.ids()) {
     add(id);
   }
   for (NodeId id : learners_) {
@@ -231,6 +272,9 @@ void Raft::tick() {
 
 void Raft::tick_election() {
   ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_tick) {
+    lease_guard_at_start_ = false;
+  }
   if (promotable() && past_election_timeout()) {
     election_elapsed_ = 0;
     start_election(config_.pre_vote);
@@ -240,6 +284,13 @@ void Raft::tick_election() {
 void Raft::tick_heartbeat() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  LeaderState& leader = leader_state();
+  leader.reads.tick();
+  if (leader.transfer_target != kNoNode && ++leader.transfer_elapsed >= config_.election_tick) {
+    // Thesis §3.10: a transfer that has not completed within an election timeout is abandoned
+    // so the old leader serves clients again (PITFALLS #17).
+    abort_transfer("it did not complete within an election timeout");
+  }
   if (election_elapsed_ >= config_.election_tick) {
     election_elapsed_ = 0;
     // Thesis §6.2: a leader cut off from a quorum for an election timeout steps down, so that
@@ -262,13 +313,16 @@ bool Raft::past_election_timeout() const {
 }
 
 bool Raft::promotable() const {
-  return voters_.contains(id_);
+  // A voter of either half of the configuration; not while a snapshot that may change the
+  // configuration waits to be installed.
+  return voters_.contains(id_) && !log_.pending_snapshot().has_value();
 }
 
 bool Raft::in_lease() const {
   // Thesis §4.2.3: a node that heard from a leader within the minimum election timeout ignores
   // vote requests, so a removed or partitioned node cannot disrupt a healthy leader.
-  return config_.check_quorum && lead_ != kNoNode && election_elapsed_ < config_.election_tick;
+  return config_.check_quorum && (lead_ != kNoNode || lease_guard_at_start_) &&
+         election_elapsed_ < config_.election_tick;
 }
 
 bool Raft::check_quorum_active() {
@@ -292,13 +346,14 @@ Status Raft::campaign() {
   }
   if (!promotable()) {
     return Status(ErrorCode::kFailedPrecondition,
-                  str_cat("node ", id_, " is not a voter in ", voters_.describe()));
+                  str_cat("node ", id_, " is not a voter in ", voters_.describe(),
+                          log_.pending_snapshot() ? " (a snapshot waits to be installed)" : ""));
   }
   start_election(config_.pre_vote);
   return Status();
 }
 
-void Raft::start_election(bool pre_vote) {
+void Raft::start_election(bool pre_vote, bool transfer) {
   MessageType type;
   Term vote_term;
   if (pre_vote) {
@@ -320,7 +375,7 @@ void Raft::start_election(bool pre_vote) {
     return;
   }
   const EntryId last = log_.last_entry_id();
-  for (NodeId id : voters_.voters()) {
+  for (NodeId id : voters_.ids()) {
     if (id == id_) {
       continue;
     }
@@ -330,6 +385,7 @@ void Raft::start_election(bool pre_vote) {
     m.term = vote_term;
     m.index = last.index;
     m.log_term = last.term;
+    m.leader_transfer = transfer;
     send(std::move(m));
   }
 }
@@ -405,9 +461,9 @@ Status Raft::step(const Message& m) {
     log(LogLevel::kWarning, s.message());
     return s;
   }
-  if (m.type != MessageType::kPropose && m.term > term_) {
+  if (!forwarded(m.type) && m.term > term_) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
-      if (in_lease()) {
+      if (in_lease() && !m.leader_transfer) {
         log(LogLevel::kDebug, str_cat("node ", id_, " ignores ", describe(m), ": leader ", lead_,
                                       " heard from ", election_elapsed_, " ticks ago"));
         return Status();
@@ -418,7 +474,7 @@ Status Raft::step(const Message& m) {
     } else {
       become_follower(m.term, from_leader(m.type) ? m.from : kNoNode);
     }
-  } else if (m.type != MessageType::kPropose && m.term < term_) {
+  } else if (!forwarded(m.type) && m.term < term_) {
     if ((config_.check_quorum || config_.pre_vote) && from_leader(m.type)) {
       // A stale leader may be cut off from everyone else; tell it our term so it steps down
       // (with pre-vote it could otherwise never learn it: etcd-io/etcd #8334).
@@ -459,6 +515,11 @@ Status Raft::step(const Message& m) {
 
 Result<Proposal> Raft::propose(Bytes data) {
   if (is_leader()) {
+    if (NodeId target = leader_state().transfer_target; target != kNoNode) {
+      ++counters_.proposals_dropped;
+      return Status(ErrorCode::kProposalDropped,
+                    str_cat("node ", id_, " is handing leadership to ", target, "; retry there"));
+    }
     Entry e;
     e.data = std::move(data);
     if (!append_entries({e})) {
@@ -489,6 +550,198 @@ Result<Proposal> Raft::propose(Bytes data) {
                 str_cat("node ", id_, " is not the leader; node ", lead_, " is"), lead_);
 }
 
+Result<Proposal> Raft::propose_conf_change(const ConfChange& change) {
+  if (!is_leader()) {
+    ++counters_.proposals_dropped;
+    if (lead_ == kNoNode) {
+      return Status(ErrorCode::kProposalDropped,
+                    str_cat("node ", id_, " knows no leader at term ", term_, "; retry later"));
+    }
+    return Status(ErrorCode::kNotLeader,
+                  str_cat("node ", id_, " is not the leader; node ", lead_, " is"), lead_);
+  }
+  if (NodeId target = leader_state().transfer_target; target != kNoNode) {
+    ++counters_.proposals_dropped;
+    return Status(ErrorCode::kProposalDropped,
+                  str_cat("node ", id_, " is handing leadership to ", target, "; retry there"));
+  }
+  // PITFALLS #2 (raft-dev, 2015): until this leader commits an entry of its own term, its log
+  // may hold a configuration a previous leader never committed; changing from it could let
+  // two configurations without overlapping majorities decide.
+  if (!committed_in_term()) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("leader ", id_, " has not yet committed an entry of its term ", term_,
+                          "; retry shortly"));
+  }
+  // Thesis §4.1: one change at a time; the next starts once the previous one is committed. The
+  // base is the latest configuration in the log, never a lagging applied one (PITFALLS #13).
+  if (membership_.current_index() > log_.committed()) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("the configuration change at index ", membership_.current_index(),
+                          " is not committed yet; one change at a time"));
+  }
+  auto next = apply_conf_change(membership_.current(), change);
+  if (!next.ok()) {
+    return next.status();
+  }
+  Entry e;
+  e.type = EntryType::kConfChange;
+  e.data = encode_conf_change_entry(ConfChangeEntry{change, *next});
+  const bool appended = append_entries({e}, /*force=*/true);
+  SKIFF_ASSERT(appended, "a forced append is never refused");
+  log(LogLevel::kInfo, str_cat("node ", id_, " proposes ", describe(change), " at ",
+                               describe(log_.last_entry_id()), ": ", describe(*next)));
+  return Proposal{log_.last_entry_id(), kNoNode};
+}
+
+Status Raft::read_index(Bytes context) {
+  if (is_leader()) {
+    accept_read(std::move(context), kNoNode);
+    return Status();
+  }
+  if (lead_ == kNoNode) {
+    return Status(ErrorCode::kUnavailable,
+                  str_cat("node ", id_, " knows no leader at term ", term_, "; retry later"));
+  }
+  Message m;
+  m.type = MessageType::kReadIndex;
+  m.to = lead_;
+  m.context = std::move(context);
+  send(std::move(m));
+  return Status();
+}
+
+Status Raft::transfer_leadership(NodeId to) {
+  if (!is_leader()) {
+    return Status(ErrorCode::kNotLeader,
+                  str_cat("node ", id_, " is not the leader; node ", lead_, " is"), lead_);
+  }
+  if (to == id_) {
+    return Status(ErrorCode::kInvalidArgument, str_cat("node ", id_, " already leads"));
+  }
+  if (!voters_.contains(to)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  str_cat("cannot transfer leadership to node ", to, ": it is ",
+                          learners_.contains(to) ? "a learner" : "not a member", " of ",
+                          describe(membership_.current())));
+  }
+  LeaderState& leader = leader_state();
+  if (leader.transfer_target == to) {
+    return Status();
+  }
+  if (leader.transfer_target != kNoNode) {
+    abort_transfer(str_cat("a transfer to ", to, " replaces it"));
+  }
+  leader.transfer_target = to;
+  leader.transfer_elapsed = 0;
+  ++counters_.transfers_started;
+  log(LogLevel::kInfo, str_cat("node ", id_, " hands leadership to ", to, " at term ", term_));
+  // Thesis §3.10: bring the target up to date first, then tell it to campaign at once.
+  if (progress(to)->match() == log_.last_index()) {
+    send_timeout_now(to);
+  } else {
+    send_appends_to(to, true);
+  }
+  return Status();
+}
+
+void Raft::report_snapshot(NodeId to, bool ok) {
+  if (!is_leader()) {
+    return;
+  }
+  Progress* pr = progress(to);
+  if (pr == nullptr || pr->state() != ProgressState::kSnapshot) {
+    return;
+  }
+  if (ok) {
+    pr->snapshot_done();
+  } else {
+    pr->snapshot_failed();
+  }
+  log(LogLevel::kDebug, str_cat("node ", id_, ": snapshot to ", to, ok ? " done" : " failed",
+                                ", now ", pr->describe()));
+}
+
+void Raft::report_unreachable(NodeId to) {
+  if (!is_leader()) {
+    return;
+  }
+  Progress* pr = progress(to);
+  if (pr != nullptr && pr->state() == ProgressState::kReplicate) {
+    pr->become_probe();
+  }
+}
+
+void Raft::abort_transfer(const std::string& why) {
+  LeaderState& leader = leader_state();
+  if (leader.transfer_target == kNoNode) {
+    return;
+  }
+  log(LogLevel::kInfo,
+      str_cat("node ", id_, " abandons the transfer to ", leader.transfer_target, ": ", why));
+  leader.transfer_target = kNoNode;
+  leader.transfer_elapsed = 0;
+  ++counters_.transfers_aborted;
+}
+
+void Raft::send_timeout_now(NodeId to) {
+  Message m;
+  m.type = MessageType::kTimeoutNow;
+  m.to = to;
+  send(std::move(m));
+}
+
+void Raft::maybe_finish_transfer(NodeId from) {
+  const LeaderState& leader = leader_state();
+  if (leader.transfer_target == from && progress(from)->match() == log_.last_index()) {
+    send_timeout_now(from);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Linearizable reads (thesis §6.4)
+
+bool Raft::committed_in_term() const {
+  return log_.match_term(log_.committed(), term_);
+}
+
+void Raft::accept_read(Bytes context, NodeId from) {
+  LeaderState& leader = leader_state();
+  if (!committed_in_term()) {
+    // Step 1: until an entry of this term commits, our commit index may be behind the one
+    // the previous leader reported (PITFALLS #5).
+    leader.reads.hold(std::move(context), from);
+    return;
+  }
+  if (config_.read_mode == ReadMode::kLease && leader.transfer_target == kNoNode &&
+      leader.reads.in_lease(voters_, id_, config_.lease_ticks())) {
+    // Thesis §6.4.1: no follower can have voted for another leader yet. Not during a
+    // transfer: the target campaigns without waiting for the lease to run out.
+    leader.reads.add(std::move(context), from, log_.committed(), 0);
+  } else {
+    // Steps 2-3: the read waits for a heartbeat round started after it arrived.
+    leader.reads.add(std::move(context), from, log_.committed(), leader.reads.upcoming_round());
+  }
+  release_reads();
+}
+
+void Raft::release_reads() {
+  LeaderState& leader = leader_state();
+  for (PendingRead& r : leader.reads.release(leader.reads.confirmed_round(voters_, id_))) {
+    if (r.from == kNoNode) {
+      read_states_.push_back(ReadState{r.index, std::move(r.context)});
+      ++counters_.reads_confirmed;
+    } else {
+      Message m;
+      m.type = MessageType::kReadIndexResponse;
+      m.to = r.from;
+      m.index = r.index;
+      m.context = std::move(r.context);
+      send(std::move(m));
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Leader
 
@@ -498,7 +751,7 @@ Progress* Raft::progress(NodeId id) {
   return it == progress.end() ? nullptr : &it->second;
 }
 
-bool Raft::append_entries(std::vector<Entry> ents) {
+bool Raft::append_entries(std::vector<Entry> ents, bool force) {
   LeaderState& leader = leader_state();
   std::uint64_t payload = 0;
   for (const Entry& e : ents) {
@@ -506,8 +759,8 @@ bool Raft::append_entries(std::vector<Entry> ents) {
   }
   // Refuse only when something is already pending, so one large proposal still goes through;
   // never refuse payload-free entries (a new leader's no-op must commit to free the budget it
-  // may have inherited above the limit).
-  if (config_.max_uncommitted_size > 0 && payload > 0 && leader.uncommitted_size > 0 &&
+  // may have inherited above the limit) or configuration entries (`force`).
+  if (!force && config_.max_uncommitted_size > 0 && payload > 0 && leader.uncommitted_size > 0 &&
       leader.uncommitted_size + payload > config_.max_uncommitted_size) {
     return false;
   }
@@ -518,9 +771,59 @@ bool Raft::append_entries(std::vector<Entry> ents) {
     ents[k].index = last + (k + 1);
   }
   log_.append(ents);
+  log_written(ents.front().index, ents);
   // Our own copy counts once it is durable: see on_persisted.
   broadcast_append();
   return true;
+}
+
+void Raft::log_written(Index from, const std::vector<Entry>& ents) {
+  const bool had_later = membership_.current_index() >= from;
+  const bool has_conf = std::any_of(
+      ents.begin(), ents.end(), [](const Entry& e) { return e.type == EntryType::kConfChange; });
+  if (!had_later && !has_conf) {
+    return;
+  }
+  // Entries were validated on the way in (validate_message) or built by this leader.
+  const Status s = membership_.on_append(from, ents);
+  SKIFF_ASSERT(s.ok(), s.to_string());
+  apply_membership();
+  ++counters_.conf_changes_applied;
+}
+
+void Raft::apply_membership() {
+  const ConfState& cs = membership_.current();
+  voters_ = JointConfig(majority(cs.voters), majority(cs.voters_outgoing));
+  learners_ = std::set<NodeId>(cs.learners.begin(), cs.learners.end());
+  log(LogLevel::kInfo, str_cat("node ", id_, " uses configuration ", describe(cs), " (index ",
+                               membership_.current_index(), ")"));
+  if (!is_leader()) {
+    return;
+  }
+  LeaderState& leader = leader_state();
+  std::set<NodeId> members = voters_.ids();
+  members.insert(learners_.begin(), learners_.end());
+  for (auto it = leader.progress.begin(); it != leader.progress.end();) {
+    it = members.contains(it->first) ? std::next(it) : leader.progress.erase(it);
+  }
+  for (NodeId id : members) {
+    if (leader.progress.contains(id)) {
+      continue;
+    }
+    Progress pr(log_.last_index() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes);
+    if (id == id_) {
+      pr.maybe_update(log_.persisted_index());
+      pr.become_replicate();
+    }
+    // A new member counts as active until the next quorum check, like every member of a
+    // new leader's configuration.
+    pr.set_recent_active(true);
+    leader.progress.emplace(id, std::move(pr));
+    broadcast_append();
+  }
+  if (leader.transfer_target != kNoNode && !voters_.contains(leader.transfer_target)) {
+    abort_transfer("the target is no longer a voter");
+  }
 }
 
 void Raft::on_persisted(EntryId id) {
@@ -531,9 +834,19 @@ void Raft::on_persisted(EntryId id) {
   if (Progress* self = progress(id_);
       self != nullptr && self->maybe_update(log_.persisted_index())) {
     if (maybe_commit()) {
-      broadcast_append();
+      on_commit_advanced();
     }
   }
+}
+
+void Raft::applied_to(Index index) {
+  log_.applied_to(index);
+  membership_.compact_to(index);
+}
+
+void Raft::snapshot_installed(Index index) {
+  log_.snapshot_installed(index);
+  membership_.compact_to(index);
 }
 
 void Raft::on_committed_handed_out(const std::vector<Entry>& ents) {
@@ -560,13 +873,42 @@ bool Raft::maybe_commit() {
   return log_.maybe_commit(index, term_);
 }
 
+void Raft::on_commit_advanced() {
+  broadcast_append();
+  LeaderState& leader = leader_state();
+  if (leader.reads.has_held() && committed_in_term()) {
+    leader.reads.activate_held(log_.committed(), leader.reads.upcoming_round());
+  }
+  if (membership_.current_index() > log_.committed()) {
+    return;
+  }
+  const ConfState& cs = membership_.current();
+  if (cs.joint() && cs.auto_leave) {
+    // Thesis §4.3: once C(old,new) is committed, the leader appends C(new).
+    auto next = apply_conf_change(cs, ConfChange{});
+    SKIFF_ASSERT(next.ok(), next.status().to_string());
+    Entry e;
+    e.type = EntryType::kConfChange;
+    e.data = encode_conf_change_entry(ConfChangeEntry{ConfChange{}, *next});
+    append_entries({e}, /*force=*/true);
+    return;
+  }
+  if (!cs.joint() && !voters_.contains(id_)) {
+    // Thesis §4.2.2: a leader removed (or demoted) by a committed configuration steps down;
+    // it replicated that configuration without counting itself (PITFALLS #12).
+    log(LogLevel::kInfo, str_cat("node ", id_, " is not a voter of the committed configuration ",
+                                 describe(cs), "; stepping down"));
+    become_follower(term_, kNoNode);
+  }
+}
+
 void Raft::broadcast_append() {
   leader_state().broadcast_pending = true;
 }
 
 bool Raft::has_pending_broadcast() const {
   const auto* leader = std::get_if<LeaderState>(&role_);
-  return leader != nullptr && leader->broadcast_pending;
+  return leader != nullptr && (leader->broadcast_pending || leader->reads.needs_round());
 }
 
 void Raft::flush_broadcast() {
@@ -574,11 +916,17 @@ void Raft::flush_broadcast() {
     return;
   }
   LeaderState& leader = leader_state();
-  leader.broadcast_pending = false;
-  for (auto& [id, pr] : leader.progress) {
-    if (id != id_) {
-      send_appends_to(id, pr.can_bump_commit(log_.committed()));
+  if (leader.broadcast_pending) {
+    leader.broadcast_pending = false;
+    for (auto& [id, pr] : leader.progress) {
+      if (id != id_) {
+        send_appends_to(id, pr.can_bump_commit(log_.committed()));
+      }
     }
+  }
+  if (leader.reads.needs_round()) {
+    // One heartbeat round confirms every read accepted since the last one (batching).
+    broadcast_heartbeat();
   }
 }
 
@@ -599,19 +947,21 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
   const Index prev = pr->next() - 1;
   auto prev_term = log_.term(prev);
   if (!prev_term.ok()) {
-    if (prev_term.status().code() != ErrorCode::kCompacted) {
-      ++counters_.storage_read_errors;
+    if (prev_term.status().code() == ErrorCode::kCompacted) {
+      // The follower needs entries we compacted (Raft §7; PITFALLS #7a, #16).
+      return send_snapshot(to, *pr);
     }
-    // TODO(#4): send a snapshot when the follower needs compacted entries.
+    ++counters_.storage_read_errors;
     log(LogLevel::kWarning,
         str_cat("node ", id_, " cannot send Append to ", to, ": ", prev_term.status().to_string()));
     return false;
   }
   auto ents = log_.slice(pr->next(), log_.last_index() + 1, config_.max_size_per_msg);
   if (!ents.ok()) {
-    if (ents.status().code() != ErrorCode::kCompacted) {
-      ++counters_.storage_read_errors;
+    if (ents.status().code() == ErrorCode::kCompacted) {
+      return send_snapshot(to, *pr);
     }
+    ++counters_.storage_read_errors;
     log(LogLevel::kWarning,
         str_cat("node ", id_, " cannot read entries for ", to, ": ", ents.status().to_string()));
     return false;
@@ -631,15 +981,47 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
   return true;
 }
 
-void Raft::broadcast_heartbeat() {
-  for (auto& [id, pr] : leader_state().progress) {
-    if (id != id_) {
-      send_heartbeat(id);
+bool Raft::send_snapshot(NodeId to, Progress& pr) {
+  auto snap = log_.stored_snapshot();
+  if (!snap.ok()) {
+    if (snap.status().code() != ErrorCode::kUnavailable) {
+      ++counters_.storage_read_errors;
     }
+    log(LogLevel::kInfo,
+        str_cat("node ", id_, " has no snapshot for ", to, " yet: ", snap.status().to_string()));
+    return false;
   }
+  if (snap->meta.last.index + 1 < log_.first_index()) {
+    ++counters_.storage_read_errors;
+    log(LogLevel::kError,
+        str_cat("node ", id_, " cannot catch up ", to, ": storage compacted to ",
+                log_.first_index() - 1, " but its snapshot is ", describe(*snap)));
+    return false;
+  }
+  Message m;
+  m.type = MessageType::kSnapshot;
+  m.to = to;
+  m.snapshot = std::move(snap).value();
+  pr.become_snapshot(m.snapshot.meta.last.index);
+  ++counters_.snapshots_sent;
+  log(LogLevel::kInfo, str_cat("node ", id_, " sends ", describe(m.snapshot), " to ", to));
+  send(std::move(m));
+  return true;
 }
 
-void Raft::send_heartbeat(NodeId to) {
+void Raft::broadcast_heartbeat() {
+  LeaderState& leader = leader_state();
+  const std::uint64_t round = leader.reads.start_round();
+  for (auto& [id, pr] : leader.progress) {
+    if (id != id_) {
+      send_heartbeat(id, round);
+    }
+  }
+  // A leader that is the only voter confirms a round by itself.
+  release_reads();
+}
+
+void Raft::send_heartbeat(NodeId to, std::uint64_t round) {
   Progress* pr = progress(to);
   // The follower may lack entries past its match, so it can only learn a commit up to it.
   const Index commit = std::min(pr->match(), log_.committed());
@@ -647,6 +1029,7 @@ void Raft::send_heartbeat(NodeId to) {
   m.type = MessageType::kHeartbeat;
   m.to = to;
   m.commit = commit;
+  m.index = Index{round};
   pr->sent_commit_index(commit);
   send(std::move(m));
 }
@@ -666,8 +1049,13 @@ Status Raft::step_leader(const Message& m) {
     case MessageType::kHeartbeatResponse:
       handle_heartbeat_response(m);
       return Status();
+    case MessageType::kReadIndex:
+      accept_read(m.context, m.from);
+      return Status();
     case MessageType::kAppend:
     case MessageType::kHeartbeat:
+    case MessageType::kSnapshot:
+    case MessageType::kTimeoutNow:
       // Two leaders in one term would break election safety (Raft §5.2): a broken peer.
       ++counters_.messages_rejected;
       log(LogLevel::kError, str_cat("node ", id_, " is leader at term ", term_,
@@ -719,17 +1107,32 @@ Status Raft::handle_append_response(const Message& m) {
   const bool was_paused = pr->is_paused();
   if (pr->maybe_update(m.index) ||
       (pr->match() == m.index && pr->state() == ProgressState::kProbe)) {
-    if (pr->state() == ProgressState::kProbe) {
-      pr->become_replicate();
-    } else {
-      pr->free_inflights_le(m.index);
+    switch (pr->state()) {
+      case ProgressState::kProbe:
+        pr->become_replicate();
+        break;
+      case ProgressState::kReplicate:
+        pr->free_inflights_le(m.index);
+        break;
+      case ProgressState::kSnapshot:
+        // The follower installed the snapshot (or already had what it covers) and can take
+        // entries from our log again.
+        if (pr->match() + 1 >= log_.first_index()) {
+          pr->become_replicate();
+        }
+        break;
     }
     if (maybe_commit()) {
-      broadcast_append();
+      on_commit_advanced();
+      // Leadership may have ended, or a configuration change removed the sender.
+      if (!is_leader() || (pr = progress(m.from)) == nullptr) {
+        return Status();
+      }
     }
     if (was_paused || pr->next() <= log_.last_index()) {
       send_appends_to(m.from, false);
     }
+    maybe_finish_transfer(m.from);
   }
   return Status();
 }
@@ -744,6 +1147,10 @@ void Raft::handle_heartbeat_response(const Message& m) {
   if (pr->match() < log_.last_index() || pr->can_bump_commit(log_.committed())) {
     send_appends_to(m.from, true);
   }
+  LeaderState& leader = leader_state();
+  leader.reads.ack(m.from, m.index.value);
+  release_reads();
+  maybe_finish_transfer(m.from);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -755,6 +1162,27 @@ Status Raft::step_follower(const Message& m) {
       ++counters_.proposals_dropped;
       log(LogLevel::kDebug,
           str_cat("node ", id_, " is not the leader; drops proposal from ", m.from));
+      return Status();
+    case MessageType::kReadIndex:
+      log(LogLevel::kDebug, str_cat("node ", id_, " is not the leader; drops read from ", m.from));
+      return Status();
+    case MessageType::kReadIndexResponse:
+      read_states_.push_back(ReadState{m.index, m.context});
+      ++counters_.reads_confirmed;
+      return Status();
+    case MessageType::kSnapshot:
+      election_elapsed_ = 0;
+      lead_ = m.from;
+      handle_snapshot(m);
+      return Status();
+    case MessageType::kTimeoutNow:
+      // Thesis §3.10: the leader handed over; campaign at once, skipping pre-vote (the leader
+      // vouches for this node) and the voters' leader lease.
+      if (promotable()) {
+        log(LogLevel::kInfo,
+            str_cat("node ", id_, " takes over from ", m.from, " at term ", term_));
+        start_election(false, /*transfer=*/true);
+      }
       return Status();
     case MessageType::kAppend:
       election_elapsed_ = 0;
@@ -785,6 +1213,10 @@ Status Raft::step_candidate(const Message& m) {
       become_follower(m.term, m.from);
       handle_heartbeat(m);
       return Status();
+    case MessageType::kSnapshot:
+      become_follower(m.term, m.from);
+      handle_snapshot(m);
+      return Status();
     case MessageType::kVoteResponse:
     case MessageType::kPreVoteResponse:
       handle_vote_response(m);
@@ -813,7 +1245,10 @@ void Raft::handle_append(const Message& m) {
     return;
   }
   if (appended->has_value()) {
-    resp.index = **appended;
+    if ((*appended)->written_from) {
+      log_written(*(*appended)->written_from, m.entries);
+    }
+    resp.index = (*appended)->last_new;
     send(std::move(resp));
     return;
   }
@@ -837,6 +1272,33 @@ void Raft::handle_heartbeat(const Message& m) {
   Message resp;
   resp.type = MessageType::kHeartbeatResponse;
   resp.to = m.from;
+  resp.index = m.index;  // the round, for the leader's read confirmations
+  send(std::move(resp));
+}
+
+void Raft::handle_snapshot(const Message& m) {
+  const SnapshotMeta& meta = m.snapshot.meta;
+  Message resp;
+  resp.type = MessageType::kAppendResponse;
+  resp.to = m.from;
+  if (meta.last.index <= log_.committed()) {
+    // Older than what we know is committed (PITFALLS #7b: a duplicate or delayed snapshot):
+    // nothing to do; tell the leader where we are.
+    resp.index = log_.committed();
+  } else if (log_.match_term(meta.last.index, meta.last.term)) {
+    // Our log already holds what the snapshot covers: keep it and its matching suffix
+    // (Raft §7: "retain the log entries following it"), just learn the commit.
+    log_.commit_to(meta.last.index);
+    resp.index = log_.committed();
+  } else {
+    log(LogLevel::kInfo, str_cat("node ", id_, " installs ", describe(m.snapshot), " from ", m.from,
+                                 "; had ", log_.describe()));
+    log_.restore(m.snapshot);
+    membership_.reset(meta.last.index, meta.conf_state);
+    apply_membership();
+    ++counters_.snapshots_installed;
+    resp.index = meta.last.index;
+  }
   send(std::move(resp));
 }
 
@@ -853,6 +1315,7 @@ void Raft::send(Message m) {
       SKIFF_ASSERT(m.term > Term{0}, str_cat("vote message without term: ", describe(m)));
       break;
     case MessageType::kPropose:
+    case MessageType::kReadIndex:
       m.term = Term{0};
       break;
     default:
@@ -878,8 +1341,51 @@ void Raft::log(LogLevel level, const std::string& line) const {
   }
 }
 
+NodeStatus Raft::status() const {
+  NodeStatus st;
+  st.id = id_;
+  st.role = role();
+  st.term = term_;
+  st.vote = vote_;
+  st.leader = lead_;
+  st.first_index = log_.first_index();
+  st.last_index = log_.last_index();
+  st.commit = log_.committed();
+  st.applied = log_.applied();
+  st.config = membership_.current();
+  st.config_index = membership_.current_index();
+  st.config_committed = st.config_index <= st.commit;
+  if (const auto* leader = std::get_if<LeaderState>(&role_)) {
+    st.transfer_target = leader->transfer_target;
+    st.pending_reads = leader->reads.pending();
+    for (const auto& [id, pr] : leader->progress) {
+      PeerProgress p;
+      p.match = pr.match();
+      p.next = pr.next();
+      switch (pr.state()) {
+        case ProgressState::kProbe:
+          p.state = ReplicationState::kProbe;
+          break;
+        case ProgressState::kReplicate:
+          p.state = ReplicationState::kReplicate;
+          break;
+        case ProgressState::kSnapshot:
+          p.state = ReplicationState::kSnapshot;
+          break;
+      }
+      p.inflight = pr.inflights().count();
+      p.pending_snapshot = pr.pending_snapshot();
+      p.recent_active = pr.recent_active();
+      p.learner = !voters_.contains(id);
+      st.progress.emplace(id, p);
+    }
+  }
+  return st;
+}
+
 void Raft::check_invariants() const {
   log_.check_invariants();
+  membership_.check_invariants();
   SKIFF_ASSERT(role() != Role::kCandidate || vote_ == id_, "a candidate votes for itself");
   if (const auto* leader = std::get_if<LeaderState>(&role_)) {
     SKIFF_ASSERT(lead_ == id_, str_cat("leader ", id_, " names ", lead_, " as leader"));
@@ -888,6 +1394,17 @@ void Raft::check_invariants() const {
       SKIFF_ASSERT(pr.match() <= log_.last_index(),
                    str_cat("progress of ", id, " ", pr.describe(), " past ", log_.describe()));
     }
+    std::set<NodeId> members = voters_.ids();
+    members.insert(learners_.begin(), learners_.end());
+    SKIFF_ASSERT(leader->progress.size() == members.size(),
+                 str_cat("leader ", id_, " tracks ", leader->progress.size(),
+                         " peers for configuration ", describe(membership_.current())));
+    for (NodeId id : members) {
+      SKIFF_ASSERT(leader->progress.contains(id),
+                   str_cat("leader ", id_, " has no progress for member ", id));
+    }
+    SKIFF_ASSERT(leader->transfer_target == kNoNode || voters_.contains(leader->transfer_target),
+                 str_cat("leader ", id_, " transfers to non-voter ", leader->transfer_target));
     auto self = leader->progress.find(id_);
     if (self != leader->progress.end()) {
       SKIFF_ASSERT(self->second.match() <= log_.persisted_index(),

@@ -10,16 +10,21 @@
 #include <variant>
 #include <vector>
 
+#include "core/membership.h"
 #include "core/progress.h"
 #include "core/quorum.h"
 #include "core/raft_log.h"
+#include "core/read_only.h"
 #include "core/rng.h"
+#include "skiff/conf_change.h"
 #include "skiff/config.h"
 #include "skiff/log_storage.h"
 #include "skiff/message.h"
 #include "skiff/raw_node.h"
+#include "skiff/ready.h"
 #include "skiff/result.h"
 #include "skiff/state.h"
+#include "skiff/status.h"
 
 namespace skiff::detail {
 
@@ -39,6 +44,11 @@ struct LeaderState {
   // Followers need Appends (new entries or a commit to learn); sent when the Ready is built,
   // so that all proposals between two Readies leave as one message per follower.
   bool broadcast_pending = false;
+  // Linearizable reads and the heartbeat rounds that confirm them (thesis §6.4).
+  ReadOnly reads;
+  // Leadership transfer in progress (thesis §3.10): the target and the ticks spent.
+  NodeId transfer_target;
+  std::uint32_t transfer_elapsed = 0;
 };
 using RoleState = std::variant<FollowerState, PreCandidateState, CandidateState, LeaderState>;
 
@@ -50,6 +60,11 @@ class Raft {
   void tick();
   Status step(const Message& m);
   Result<Proposal> propose(Bytes data);
+  Result<Proposal> propose_conf_change(const ConfChange& change);
+  Status read_index(Bytes context);
+  Status transfer_leadership(NodeId to);
+  void report_snapshot(NodeId to, bool ok);
+  void report_unreachable(NodeId to);
   Status campaign();
 
   // --- for RawNode's Ready bookkeeping ---
@@ -69,6 +84,16 @@ class Raft {
   void on_persisted(EntryId id);
   /// Entries were handed out for applying; a leader's uncommitted budget shrinks by them.
   void on_committed_handed_out(const std::vector<Entry>& ents);
+  /// The application applied everything up to `index`.
+  void applied_to(Index index);
+  /// The snapshot handed out at `index` is installed in storage and state machine.
+  void snapshot_installed(Index index);
+  /// Confirmed reads not yet handed out.
+  std::vector<ReadState>& read_states() { return read_states_; }
+  const std::vector<ReadState>& read_states() const { return read_states_; }
+  /// The membership in effect at the applied index.
+  ConfState applied_conf_state() const { return membership_.at(log_.applied()); }
+  NodeStatus status() const;
 
   NodeId id() const { return id_; }
   Term term() const { return term_; }
@@ -81,7 +106,8 @@ class Raft {
   void check_invariants() const;
 
  private:
-  Raft(const Config& config, const LogStorage& storage, const InitialState& init);
+  Raft(const Config& config, const LogStorage& storage, const InitialState& init,
+       Index snapshot_index, Index commit);
 
   // Role transitions.
   void become_follower(Term term, NodeId lead);
@@ -92,7 +118,7 @@ class Raft {
   void reset_randomized_election_timeout();
 
   // Elections.
-  void start_election(bool pre_vote);
+  void start_election(bool pre_vote, bool transfer = false);
   void handle_vote_request(const Message& m);
   void handle_vote_response(const Message& m);
   bool promotable() const;
@@ -106,11 +132,25 @@ class Raft {
   // Replication, leader side.
   void broadcast_append();
   void broadcast_heartbeat();
-  void send_heartbeat(NodeId to);
+  void send_heartbeat(NodeId to, std::uint64_t round);
   bool maybe_send_append(NodeId to, bool send_if_empty);
   void send_appends_to(NodeId to, bool send_if_empty);
+  bool send_snapshot(NodeId to, Progress& pr);
   bool maybe_commit();
-  bool append_entries(std::vector<Entry> ents);
+  // Commit advanced on the leader: tell followers, release reads, leave a joint
+  // configuration, or step down if this leader was removed. May end leadership.
+  void on_commit_advanced();
+  bool committed_in_term() const;
+  bool append_entries(std::vector<Entry> ents, bool force = false);
+  // The log changed from `from` on (entries written there): track configurations in it.
+  void log_written(Index from, const std::vector<Entry>& ents);
+  // Makes membership_.current() the configuration in use.
+  void apply_membership();
+  void abort_transfer(const std::string& why);
+  void send_timeout_now(NodeId to);
+  void maybe_finish_transfer(NodeId from);
+  void accept_read(Bytes context, NodeId from);
+  void release_reads();
   Status handle_append_response(const Message& m);
   void handle_heartbeat_response(const Message& m);
   bool check_quorum_active();
@@ -119,6 +159,7 @@ class Raft {
   // Replication, follower side.
   void handle_append(const Message& m);
   void handle_heartbeat(const Message& m);
+  void handle_snapshot(const Message& m);
   Status step_follower(const Message& m);
   Status step_candidate(const Message& m);
 
@@ -135,9 +176,14 @@ class Raft {
   NodeId vote_;
   NodeId lead_;
   RaftLog log_;
-  MajorityConfig voters_;
+  Membership membership_;
+  // Derived from membership_.current() by apply_membership().
+  JointConfig voters_;
   std::set<NodeId> learners_;
   RoleState role_;
+  // ReadMode::kLease: a restarted node does not know whose lease it may be inside; it refuses
+  // votes for an election timeout as if it had just heard from a leader.
+  bool lease_guard_at_start_ = false;
 
   // Ticks since the last reset of the election timer (leader: since the last quorum check).
   std::uint32_t election_elapsed_ = 0;
@@ -148,6 +194,7 @@ class Raft {
 
   std::vector<Message> msgs_;
   std::vector<Message> msgs_after_persist_;
+  std::vector<ReadState> read_states_;
   Counters counters_;
 };
 

@@ -15,6 +15,9 @@ RaftLog::RaftLog(const LogStorage& storage, Index committed, Index applied)
       applied_(applied) {}
 
 Index RaftLog::first_index() const {
+  if (auto first = unstable_.maybe_first_index()) {
+    return *first;
+  }
   return storage_.first_index();
 }
 
@@ -50,12 +53,12 @@ bool RaftLog::is_up_to_date(EntryId last) const {
   return last.term > our_term || (last.term == our_term && last.index >= last_index());
 }
 
-Result<std::optional<Index>> RaftLog::maybe_append(EntryId prev, Index commit,
-                                                   const std::vector<Entry>& ents) {
+Result<std::optional<RaftLog::Appended>> RaftLog::maybe_append(EntryId prev, Index commit,
+                                                               const std::vector<Entry>& ents) {
   if (!match_term(prev.index, prev.term)) {
-    return std::optional<Index>();
+    return std::optional<Appended>();
   }
-  const Index last_new = prev.index + ents.size();
+  Appended result{prev.index + ents.size(), std::nullopt};
   if (auto conflict = find_conflict(ents)) {
     if (*conflict <= committed_) {
       return Status(
@@ -64,10 +67,23 @@ Result<std::optional<Index>> RaftLog::maybe_append(EntryId prev, Index commit,
     }
     const auto from = static_cast<std::ptrdiff_t>(*conflict - ents.front().index);
     append(std::vector<Entry>(ents.begin() + from, ents.end()));
+    result.written_from = *conflict;
   }
   // A follower commits only what this Append proved it shares with the leader (PITFALLS #11).
-  commit_to(std::min(commit, last_new));
-  return std::optional<Index>(last_new);
+  commit_to(std::min(commit, result.last_new));
+  return std::optional<Appended>(result);
+}
+
+void RaftLog::restore(Snapshot s) {
+  SKIFF_ASSERT(s.meta.last.index > committed_,
+               str_cat("restoring ", skiff::describe(s), " at or below commit ", committed_));
+  committed_ = s.meta.last.index;
+  unstable_.restore(std::move(s));
+}
+
+void RaftLog::snapshot_installed(Index index) {
+  unstable_.stable_snapshot_to(index);
+  applied_to(index);
 }
 
 Index RaftLog::append(const std::vector<Entry>& ents) {
@@ -164,7 +180,7 @@ Result<std::vector<Entry>> RaftLog::slice(Index lo, Index hi, std::uint64_t max_
 
 Index RaftLog::persisted_index() const {
   const Index stored = storage_.last_index();
-  if (unstable_.entries().empty()) {
+  if (unstable_.entries().empty() && !unstable_.snapshot()) {
     return stored;
   }
   return std::min(stored, unstable_.offset() - 1);

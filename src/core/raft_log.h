@@ -11,6 +11,7 @@
 #include "skiff/entry.h"
 #include "skiff/log_storage.h"
 #include "skiff/result.h"
+#include "skiff/snapshot.h"
 #include "skiff/types.h"
 
 namespace skiff::detail {
@@ -40,12 +41,17 @@ class RaftLog {
   /// Highest index handed out for applying (in a Ready not yet advanced), >= applied().
   Index applying() const { return applying_; }
 
+  /// What maybe_append did.
+  struct Appended {
+    Index last_new;                     // the last index this Append proved matching
+    std::optional<Index> written_from;  // set if entries were written from this index on
+  };
   /// Follower side of Append (Raft §5.3): if our entry at `prev` has `prev_term`, appends
-  /// `ents` after truncating the first conflicting suffix, commits up to min(commit, last new
-  /// index) and returns that last new index. nullopt if the consistency check fails.
-  /// kInvalidArgument if the entries would overwrite a committed entry (a broken peer).
-  Result<std::optional<Index>> maybe_append(EntryId prev, Index commit,
-                                            const std::vector<Entry>& ents);
+  /// `ents` after truncating the first conflicting suffix and commits up to min(commit, last
+  /// new index). nullopt if the consistency check fails. kInvalidArgument if the entries
+  /// would overwrite a committed entry (a broken peer).
+  Result<std::optional<Appended>> maybe_append(EntryId prev, Index commit,
+                                               const std::vector<Entry>& ents);
   /// Leader side: appends `ents` (which follow last_index()). Returns the new last index.
   Index append(const std::vector<Entry>& ents);
 
@@ -55,6 +61,17 @@ class RaftLog {
   /// The largest index <= `index` whose term is <= `term`, with that term (for fast
   /// backtracking of rejected Appends; thesis §5.3's optimisation as in etcd-io/raft).
   EntryId find_conflict_by_term(Index index, Term term) const;
+
+  /// Replaces the log with a snapshot from the leader (Raft §7): everything up to its index is
+  /// committed, the log restarts after it. Precondition: its index is above committed().
+  void restore(Snapshot s);
+  /// The latest snapshot in storage (what a leader sends).
+  Result<Snapshot> stored_snapshot() const { return storage_.snapshot(); }
+  /// The snapshot waiting to be installed, if any.
+  const std::optional<Snapshot>& pending_snapshot() const { return unstable_.snapshot(); }
+  bool has_next_snapshot() const { return unstable_.has_next_snapshot(); }
+  /// The snapshot at `index` is installed in storage and in the state machine.
+  void snapshot_installed(Index index);
 
   /// Moves commit forward to `to` (never back). Precondition: to <= last_index().
   void commit_to(Index to);
@@ -74,8 +91,11 @@ class RaftLog {
   /// Highest index such that our log up to it is durable.
   Index persisted_index() const;
 
-  /// Whether committed entries wait to be handed out for applying.
-  bool has_next_committed_entries() const { return applying_ < committed_; }
+  /// Whether committed entries wait to be handed out for applying (never before a pending
+  /// snapshot is installed: they follow it).
+  bool has_next_committed_entries() const {
+    return applying_ < committed_ && !unstable_.snapshot().has_value();
+  }
   /// The committed entries after applying(), limited to `max_bytes` (at least one).
   Result<std::vector<Entry>> next_committed_entries(std::uint64_t max_bytes) const;
   /// Entries up to `index` were handed out for applying.

@@ -21,6 +21,7 @@ class RawNodeImpl {
   // The Ready handed out and not yet advanced, with what advance() must acknowledge.
   std::optional<std::uint64_t> outstanding;
   std::optional<EntryId> outstanding_last_entry;
+  std::optional<Index> outstanding_snapshot;
   std::optional<Index> outstanding_last_committed;
 };
 
@@ -53,6 +54,26 @@ Result<Proposal> RawNode::propose(Bytes data) {
   return impl_->raft->propose(std::move(data));
 }
 
+Result<Proposal> RawNode::propose_conf_change(const ConfChange& change) {
+  return impl_->raft->propose_conf_change(change);
+}
+
+Status RawNode::read_index(Bytes context) {
+  return impl_->raft->read_index(std::move(context));
+}
+
+Status RawNode::transfer_leadership(NodeId to) {
+  return impl_->raft->transfer_leadership(to);
+}
+
+void RawNode::report_snapshot(NodeId to, bool ok) {
+  impl_->raft->report_snapshot(to, ok);
+}
+
+void RawNode::report_unreachable(NodeId to) {
+  impl_->raft->report_unreachable(to);
+}
+
 Status RawNode::campaign() {
   return impl_->raft->campaign();
 }
@@ -64,9 +85,9 @@ bool RawNode::has_ready() const {
   }
   const detail::Raft& r = *n.raft;
   return r.has_pending_broadcast() || r.soft_state() != n.prev_soft ||
-         r.hard_state() != n.prev_hard || r.log().has_next_unstable_entries() ||
-         r.log().has_next_committed_entries() || !r.messages().empty() ||
-         !r.messages_after_persist().empty();
+         r.hard_state() != n.prev_hard || r.log().has_next_snapshot() || !r.read_states().empty() ||
+         r.log().has_next_unstable_entries() || r.log().has_next_committed_entries() ||
+         !r.messages().empty() || !r.messages_after_persist().empty();
 }
 
 Result<Ready> RawNode::ready() {
@@ -94,7 +115,11 @@ Result<Ready> RawNode::ready() {
   }
 
   detail::RaftLog& log = r.log();
-  if (log.has_next_unstable_entries()) {
+  const bool snapshot = log.has_next_snapshot();
+  if (snapshot) {
+    rd.snapshot = *log.pending_snapshot();
+  }
+  if (snapshot || log.has_next_unstable_entries()) {
     rd.entries = log.next_unstable_entries();
     log.accept_unstable();
   }
@@ -111,6 +136,8 @@ Result<Ready> RawNode::ready() {
     }
   }
 
+  rd.read_states = std::move(r.read_states());
+  r.read_states().clear();
   rd.messages = std::move(r.messages());
   r.messages().clear();
   rd.persisted_messages = std::move(r.messages_after_persist());
@@ -124,12 +151,16 @@ Result<Ready> RawNode::ready() {
     rd.persisted_messages = std::move(rd.messages);
     rd.messages.clear();
   }
-  rd.must_sync = !rd.entries.empty() || term_or_vote_changed;
+  rd.must_sync = !rd.entries.empty() || rd.snapshot.has_value() || term_or_vote_changed;
 
   n.outstanding = rd.number;
   n.outstanding_last_entry.reset();
   if (!rd.entries.empty()) {
     n.outstanding_last_entry = rd.entries.back().id();
+  }
+  n.outstanding_snapshot.reset();
+  if (rd.snapshot) {
+    n.outstanding_snapshot = rd.snapshot->meta.last.index;
   }
   n.outstanding_last_committed.reset();
   if (!rd.committed_entries.empty()) {
@@ -148,11 +179,14 @@ Status RawNode::advance(const Ready& rd) {
                       : str_cat("advance of Ready ", rd.number, " but no Ready is outstanding"));
   }
   // Use what was handed out, not what the caller passes back (it may have moved from it).
+  if (n.outstanding_snapshot.has_value()) {
+    n.raft->snapshot_installed(*n.outstanding_snapshot);
+  }
   if (n.outstanding_last_entry.has_value()) {
     n.raft->on_persisted(*n.outstanding_last_entry);
   }
   if (n.outstanding_last_committed.has_value()) {
-    n.raft->log().applied_to(*n.outstanding_last_committed);
+    n.raft->applied_to(*n.outstanding_last_committed);
   }
   n.outstanding.reset();
   return Status();
@@ -178,6 +212,12 @@ Index RawNode::applied_index() const {
 }
 Index RawNode::last_index() const {
   return impl_->raft->log().last_index();
+}
+ConfState RawNode::applied_conf_state() const {
+  return impl_->raft->applied_conf_state();
+}
+NodeStatus RawNode::status() const {
+  return impl_->raft->status();
 }
 const Counters& RawNode::counters() const {
   return impl_->raft->counters();

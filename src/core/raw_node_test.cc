@@ -501,11 +501,13 @@ TEST(RawNodePair, HeartbeatResponseIsAPersistedMessage) {
   g.elect(1);
   g.node(1).tick();  // heartbeat_tick is 1
   Ready hb = g.handle(1);
-  EXPECT_EQ(describe_all(hb.messages), std::vector<std::string>{"1->2 Heartbeat t1 commit 1"});
+  EXPECT_EQ(describe_all(hb.messages),
+            std::vector<std::string>{"1->2 Heartbeat t1 round 1 commit 1"});
   g.deliver_outbox();
   Ready rd = g.take(2);
   EXPECT_TRUE(rd.messages.empty());
-  EXPECT_EQ(describe_all(rd.persisted_messages), std::vector<std::string>{"2->1 HeartbeatResp t1"});
+  EXPECT_EQ(describe_all(rd.persisted_messages),
+            std::vector<std::string>{"2->1 HeartbeatResp t1 round 1"});
 }
 
 TEST(RawNodePair, ProposeOnAFollowerReturnsNotLeaderWithAHint) {
@@ -618,7 +620,8 @@ TEST(RawNodeTrio, HeartbeatTellsALaggingFollowerOnlyTheCommitItCanHave) {
   g.node(1).tick();
   Ready rd = g.take(1);
   EXPECT_EQ(describe_all(rd.messages),
-            (std::vector<std::string>{"1->2 Heartbeat t1 commit 2", "1->3 Heartbeat t1 commit 1"}));
+            (std::vector<std::string>{"1->2 Heartbeat t1 round 1 commit 2",
+                                      "1->3 Heartbeat t1 round 1 commit 1"}));
 }
 
 TEST(RawNodeTrio, EntriesReplacedDuringAWriteAreHandedOutAgain) {

@@ -7,18 +7,46 @@
 
 namespace skiff::detail {
 
-std::optional<Index> Unstable::maybe_last_index() const {
-  if (entries_.empty()) {
+std::optional<Index> Unstable::maybe_first_index() const {
+  if (!snapshot_) {
     return std::nullopt;
   }
-  return entries_.back().index;
+  return snapshot_->meta.last.index + 1;
+}
+
+std::optional<Index> Unstable::maybe_last_index() const {
+  if (!entries_.empty()) {
+    return entries_.back().index;
+  }
+  if (snapshot_) {
+    return snapshot_->meta.last.index;
+  }
+  return std::nullopt;
 }
 
 std::optional<Term> Unstable::maybe_term(Index i) const {
+  if (snapshot_ && i == snapshot_->meta.last.index) {
+    return snapshot_->meta.last.term;
+  }
   if (i < offset_ || i >= offset_ + entries_.size()) {
     return std::nullopt;
   }
   return entries_[i - offset_].term;
+}
+
+void Unstable::restore(Snapshot s) {
+  entries_.clear();
+  offset_ = s.meta.last.index + 1;
+  offset_in_progress_ = offset_;
+  snapshot_ = std::move(s);
+  snapshot_in_progress_ = false;
+}
+
+void Unstable::stable_snapshot_to(Index index) {
+  if (snapshot_ && snapshot_->meta.last.index == index) {
+    snapshot_.reset();
+    snapshot_in_progress_ = false;
+  }
 }
 
 std::vector<Entry> Unstable::next_entries() const {
@@ -28,8 +56,8 @@ std::vector<Entry> Unstable::next_entries() const {
 }
 
 void Unstable::stable_to(EntryId id) {
-  auto t = maybe_term(id.index);
-  if (!t.has_value() || *t != id.term) {
+  if (id.index < offset_ || id.index >= offset_ + entries_.size() ||
+      entries_[id.index - offset_].term != id.term) {
     // Either already stable, or the entry was replaced while being written: the newer entries
     // will come back in a later Ready.
     return;
@@ -71,6 +99,9 @@ void Unstable::check_invariants() const {
     SKIFF_ASSERT(entries_[k].index == offset_ + k, str_cat("unstable entry ", k, " has index ",
                                                            entries_[k].index, " offset ", offset_));
   }
+  SKIFF_ASSERT(!snapshot_ || offset_ == snapshot_->meta.last.index + 1,
+               str_cat("unstable offset ", offset_, " does not follow its snapshot at ",
+                       snapshot_ ? snapshot_->meta.last.index : Index{}));
   SKIFF_ASSERT(offset_ <= offset_in_progress_ && offset_in_progress_ <= offset_ + entries_.size(),
                str_cat("unstable in-progress ", offset_in_progress_, " outside [", offset_, ",",
                        offset_ + entries_.size(), "]"));

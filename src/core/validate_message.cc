@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "core/str.h"
+#include "skiff/conf_change.h"
 
 namespace skiff::detail {
 namespace {
@@ -14,11 +15,11 @@ Status invalid(const Message& m, const std::string& why) {
 bool known_type(MessageType t) {
   const auto v = static_cast<std::uint8_t>(t);
   return v >= static_cast<std::uint8_t>(MessageType::kAppend) &&
-         v <= static_cast<std::uint8_t>(MessageType::kPropose);
+         v <= static_cast<std::uint8_t>(MessageType::kReadIndexResponse);
 }
 
 bool known_entry_type(EntryType t) {
-  return t == EntryType::kNormal || t == EntryType::kNoop;
+  return t == EntryType::kNormal || t == EntryType::kNoop || t == EntryType::kConfChange;
 }
 
 // Indexes this close to the top could overflow arithmetic such as index + entries.size().
@@ -54,8 +55,14 @@ Status validate_message(const Message& m, NodeId self) {
     }
     return Status();
   }
+  if (m.type == MessageType::kReadIndex) {
+    if (m.term != Term{0} || !m.entries.empty()) {
+      return invalid(m, "a forwarded read carries term 0 and no entries");
+    }
+    return Status();
+  }
   if (m.term == Term{0}) {
-    return invalid(m, "term 0 is only valid for forwarded proposals");
+    return invalid(m, "term 0 is only valid for forwarded proposals and reads");
   }
   if (m.log_term > m.term) {
     return invalid(m, "log term above message term");
@@ -82,6 +89,11 @@ Status validate_message(const Message& m, NodeId self) {
         if (!known_entry_type(e.type)) {
           return invalid(m, str_cat("entry ", e.index, " has an unknown type"));
         }
+        if (e.type == EntryType::kConfChange) {
+          if (auto cc = decode_conf_change_entry(e.data.view()); !cc.ok()) {
+            return invalid(m, str_cat("entry ", e.index, ": ", cc.status().message()));
+          }
+        }
         prev_term = e.term;
       }
       break;
@@ -91,8 +103,27 @@ Status validate_message(const Message& m, NodeId self) {
         return invalid(m, "reject hint above the rejected index");
       }
       break;
+    case MessageType::kSnapshot: {
+      const SnapshotMeta& meta = m.snapshot.meta;
+      if (meta.last.index == Index{0} || meta.last.index.value > kMaxIndex) {
+        return invalid(m, "snapshot index out of range");
+      }
+      if (meta.last.term == Term{0} || meta.last.term > m.term) {
+        return invalid(m, "snapshot term is 0 or above the leader's term");
+      }
+      if (Status s = check_conf_state(meta.conf_state); !s.ok()) {
+        return invalid(m, str_cat("snapshot ", s.message()));
+      }
+      if (meta.conf_state.voters.empty()) {
+        return invalid(m, "snapshot membership has no voter");
+      }
+      break;
+    }
     default:
       break;
+  }
+  if (m.type != MessageType::kSnapshot && !m.snapshot.empty()) {
+    return invalid(m, "only Snapshot carries a snapshot");
   }
   return Status();
 }
