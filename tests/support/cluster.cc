@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <string_view>
 
 namespace skiff::test {
 namespace {
@@ -18,7 +19,68 @@ Entry make_entry(std::uint64_t index, std::uint64_t term) {
   return e;
 }
 
+// A state machine in a snapshot's data: each payload as "<length>:<bytes>".
+Bytes encode_state(const std::vector<std::string>& payloads) {
+  std::string out;
+  for (const std::string& p : payloads) {
+    out += std::to_string(p.size());
+    out += ':';
+    out += p;
+  }
+  return Bytes(std::move(out));
+}
+
+std::vector<std::string> decode_state(std::string_view data) {
+  std::vector<std::string> out;
+  while (!data.empty()) {
+    const std::size_t colon = data.find(':');
+    if (colon == std::string_view::npos) {
+      ADD_FAILURE() << "malformed snapshot data";
+      break;
+    }
+    const std::size_t len = std::strtoull(std::string(data.substr(0, colon)).c_str(), nullptr, 10);
+    out.emplace_back(data.substr(colon + 1, len));
+    data.remove_prefix(std::min(data.size(), colon + 1 + len));
+  }
+  return out;
+}
+
+std::vector<NodeId> node_ids(const std::vector<std::uint64_t>& ids) {
+  std::vector<NodeId> out;
+  for (std::uint64_t id : ids) {
+    out.push_back(NodeId{id});
+  }
+  return out;
+}
+
 }  // namespace
+
+ConfChangeSingle add_voter(std::uint64_t id) {
+  return ConfChangeSingle{ConfChangeType::kAddVoter, NodeId{id}};
+}
+
+ConfChangeSingle add_learner(std::uint64_t id) {
+  return ConfChangeSingle{ConfChangeType::kAddLearner, NodeId{id}};
+}
+
+ConfChangeSingle remove_node(std::uint64_t id) {
+  return ConfChangeSingle{ConfChangeType::kRemoveNode, NodeId{id}};
+}
+
+ConfChange conf_change(std::vector<ConfChangeSingle> changes, ConfChangeTransition transition) {
+  ConfChange cc;
+  cc.changes = std::move(changes);
+  cc.transition = transition;
+  return cc;
+}
+
+ConfState members(const std::vector<std::uint64_t>& voters,
+                  const std::vector<std::uint64_t>& learners) {
+  ConfState cs;
+  cs.voters = node_ids(voters);
+  cs.learners = node_ids(learners);
+  return cs;
+}
 
 std::uint64_t seed_from_env(std::uint64_t fallback) {
   const char* env = std::getenv("SKIFF_SEED");
@@ -59,7 +121,7 @@ Cluster::Cluster(ClusterOptions options) : options_(std::move(options)), rng_sta
   }
 }
 
-Config Cluster::make_config(std::uint64_t id) const {
+Config Cluster::config(std::uint64_t id) const {
   Config c;
   c.id = NodeId{id};
   c.election_tick = options_.election_tick;
@@ -96,6 +158,27 @@ std::vector<std::uint64_t> Cluster::ids() const {
 
 bool Cluster::is_up(std::uint64_t id) const {
   return members_.at(id).node != nullptr;
+}
+
+void Cluster::add_node(std::uint64_t id) {
+  if (members_.contains(id)) {
+    ADD_FAILURE() << "node " << id << " already exists";
+    return;
+  }
+  members_[id];  // MemoryStorage(): no members, nothing logged
+  restart(id);
+}
+
+void Cluster::pause(std::uint64_t id) {
+  members_.at(id).paused = true;
+}
+
+void Cluster::resume(std::uint64_t id) {
+  members_.at(id).paused = false;
+}
+
+bool Cluster::is_paused(std::uint64_t id) const {
+  return members_.at(id).paused;
 }
 
 void Cluster::isolate(std::uint64_t id) {
@@ -162,6 +245,18 @@ Result<Proposal> Cluster::propose(std::uint64_t id, const std::string& data) {
   return node(id).propose(Bytes(data));
 }
 
+Result<Proposal> Cluster::propose_conf_change(std::uint64_t id, const ConfChange& change) {
+  return node(id).propose_conf_change(change);
+}
+
+Status Cluster::read_index(std::uint64_t id, const std::string& context) {
+  return node(id).read_index(Bytes(context));
+}
+
+Status Cluster::transfer_leadership(std::uint64_t id, std::uint64_t to) {
+  return node(id).transfer_leadership(NodeId{to});
+}
+
 void Cluster::send(const Message& m) {
   if (send_observer_) {
     send_observer_(m);
@@ -171,7 +266,11 @@ void Cluster::send(const Message& m) {
 
 std::size_t Cluster::deliver_matching(const std::function<bool(const Message&)>& pred) {
   std::size_t delivered = 0;
-  for (const Message& m : take_matching(pred)) {
+  // Messages to a paused node wait on the network.
+  auto ready_to_arrive = [&](const Message& m) {
+    return pred(m) && !(members_.contains(m.to.value) && members_.at(m.to.value).paused);
+  };
+  for (const Message& m : take_matching(ready_to_arrive)) {
     delivered += deliver(m) ? 1 : 0;
   }
   return delivered;
@@ -217,7 +316,7 @@ bool Cluster::process_readies() {
 
 std::optional<Ready> Cluster::begin_ready(std::uint64_t id) {
   Member& member = members_.at(id);
-  if (!member.node || !member.node->has_ready()) {
+  if (!member.node || member.paused || !member.node->has_ready()) {
     return std::nullopt;
   }
   auto rd = member.node->ready();
@@ -234,6 +333,11 @@ std::optional<Ready> Cluster::begin_ready(std::uint64_t id) {
 }
 
 void Cluster::persist(Member& member, const Ready& rd) {
+  if (rd.snapshot) {
+    // Ready contract step 2: the snapshot replaces the stored log, then the entries follow it.
+    Status s = member.storage.apply_snapshot(*rd.snapshot);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+  }
   Status s = member.storage.append(rd.entries);
   EXPECT_TRUE(s.ok()) << s.to_string();
   if (rd.hard_state) {
@@ -241,18 +345,41 @@ void Cluster::persist(Member& member, const Ready& rd) {
   }
 }
 
+void Cluster::restore(std::uint64_t id, Member& member, const Snapshot& snap) {
+  member.snapshot_payloads = decode_state(snap.data.view());
+  member.applied.clear();
+  member.last_applied = snap.meta.last.index;
+  // State machine safety across snapshots: the snapshot holds exactly the normal entries
+  // applied up to its index, when every one of them was seen applied.
+  std::vector<std::string> expected;
+  bool complete = true;
+  for (Index i{1}; i <= snap.meta.last.index && complete; ++i) {
+    auto it = committed_.find(i);
+    complete = it != committed_.end();
+    if (complete && it->second.type == EntryType::kNormal) {
+      expected.emplace_back(it->second.data.view());
+    }
+  }
+  if (complete) {
+    EXPECT_EQ(member.snapshot_payloads, expected)
+        << "node " << id << " restores " << describe(snap) << " unlike the applied entries";
+  }
+}
+
 void Cluster::apply(std::uint64_t id, Member& member, const Ready& rd) {
+  if (rd.snapshot) {
+    restore(id, member, *rd.snapshot);
+  }
   for (const Entry& e : rd.committed_entries) {
     auto [it, inserted] = committed_.emplace(e.index, e);
     EXPECT_EQ(it->second, e) << "state machine safety: node " << id << " applies " << describe(e)
                              << " where another node applied " << describe(it->second) << "\n"
                              << tail();
-    if (!member.applied.empty()) {
-      EXPECT_EQ(member.applied.back().index + 1, e.index)
-          << "node " << id << " applies out of order";
-    }
+    EXPECT_EQ(member.last_applied + 1, e.index) << "node " << id << " applies out of order";
     member.applied.push_back(e);
+    member.last_applied = e.index;
   }
+  member.read_states.insert(member.read_states.end(), rd.read_states.begin(), rd.read_states.end());
 }
 
 void Cluster::finish_ready(std::uint64_t id) {
@@ -274,6 +401,19 @@ void Cluster::finish_ready(std::uint64_t id) {
 }
 
 bool Cluster::deliver(const Message& m) {
+  const bool arrived = arrive(m);
+  if (m.type == MessageType::kSnapshot) {
+    // The transport tells the leader how the snapshot went (RawNode::report_snapshot).
+    auto sender = members_.find(m.from.value);
+    if (sender != members_.end() && sender->second.node) {
+      sender->second.node->report_snapshot(m.to, arrived);
+      sender->second.node->check_invariants();
+    }
+  }
+  return arrived;
+}
+
+bool Cluster::arrive(const Message& m) {
   const std::uint64_t to = m.to.value;
   if (!members_.contains(to) || !members_.at(to).node || !linked(m.from, m.to)) {
     return false;
@@ -295,8 +435,12 @@ bool Cluster::step_round() {
   bool progress = process_readies();
   std::deque<Message> batch;
   batch.swap(in_flight_);
-  progress |= !batch.empty();
   for (const Message& m : batch) {
+    if (members_.contains(m.to.value) && members_.at(m.to.value).paused) {
+      in_flight_.push_back(m);  // waits for the paused node
+      continue;
+    }
+    progress = true;
     deliver(m);
   }
   return progress;
@@ -314,7 +458,7 @@ void Cluster::stabilize(int max_rounds) {
 void Cluster::run_ticks(int n) {
   for (int k = 0; k < n; ++k) {
     for (std::uint64_t id : ids()) {
-      if (is_up(id)) {
+      if (is_up(id) && !is_paused(id)) {
         node(id).tick();
       }
     }
@@ -345,7 +489,10 @@ void Cluster::crash(std::uint64_t id) {
   Member& m = members_.at(id);
   m.node.reset();
   m.begun.reset();
+  m.snapshot_payloads.clear();
   m.applied.clear();
+  m.last_applied = Index{};
+  m.read_states.clear();
 }
 
 void Cluster::crash_before_persist(std::uint64_t id) {
@@ -367,8 +514,20 @@ void Cluster::crash_after_persist(std::uint64_t id) {
 
 void Cluster::restart(std::uint64_t id) {
   Member& m = members_.at(id);
+  m.begun.reset();
+  m.snapshot_payloads.clear();
   m.applied.clear();
-  auto node = RawNode::create(make_config(id), m.storage);
+  m.last_applied = Index{};
+  m.read_states.clear();
+  Config cfg = config(id);
+  auto snap = m.storage.snapshot();
+  ASSERT_TRUE(snap.ok()) << snap.status().to_string();
+  if (!snap->empty()) {
+    // Restore the state machine from the snapshot first; the core resumes after it.
+    restore(id, m, *snap);
+    cfg.applied = snap->meta.last.index;
+  }
+  auto node = RawNode::create(cfg, m.storage);
   ASSERT_TRUE(node.ok()) << node.status().to_string();
   m.node = std::make_unique<RawNode>(std::move(node).value());
 }
@@ -430,8 +589,37 @@ std::uint64_t Cluster::uncommitted_bytes(std::uint64_t id) const {
   return bytes;
 }
 
+Index Cluster::take_snapshot(std::uint64_t id) {
+  Member& m = members_.at(id);
+  RawNode& n = node(id);
+  const Index at = n.applied_index();
+  EXPECT_EQ(m.last_applied, at) << "node " << id << ": state machine and core disagree";
+  Status s = m.storage.create_snapshot(at, n.applied_conf_state(), encode_state(applied(id)));
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  return at;
+}
+
+void Cluster::compact(std::uint64_t id, Index index) {
+  Status s = members_.at(id).storage.compact(index);
+  EXPECT_TRUE(s.ok()) << s.to_string();
+}
+
+Index Cluster::snapshot_and_compact(std::uint64_t id) {
+  const Index at = take_snapshot(id);
+  compact(id, at);
+  return at;
+}
+
+const std::vector<ReadState>& Cluster::read_states(std::uint64_t id) const {
+  return members_.at(id).read_states;
+}
+
+void Cluster::clear_read_states(std::uint64_t id) {
+  members_.at(id).read_states.clear();
+}
+
 std::vector<std::string> Cluster::applied(std::uint64_t id) const {
-  std::vector<std::string> out;
+  std::vector<std::string> out = members_.at(id).snapshot_payloads;
   for (const Entry& e : members_.at(id).applied) {
     if (e.type == EntryType::kNormal) {
       out.emplace_back(e.data.view());

@@ -17,6 +17,15 @@
 // node's Ready without delivering, deliver_matching()/deliver_to() deliver chosen messages,
 // take_matching() holds messages back, inject() puts them (or forged ones) on the wire, and
 // begin_ready()/finish_ready() split one Ready around a slow disk write.
+//
+// Snapshots, membership and reads: each node's state machine is the list of normal payloads
+// it applied; a snapshot's data is that list, encoded. A Ready's snapshot is installed in
+// storage (before its entries) and restores the state machine; take_snapshot()/compact() do
+// what an application does to bound its log. Snapshot messages are reported back to their
+// sender with report_snapshot(): ok when delivered, failed when a cut, the loss, the drop
+// filter or a down recipient lost them. add_node() starts a node with empty storage that
+// joins through propose_conf_change(). pause() stops a node (no Readies, no ticks, messages
+// to it wait on the network) as a stopped process would.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +39,7 @@
 #include <string>
 #include <vector>
 
+#include "skiff/conf_change.h"
 #include "skiff/config.h"
 #include "skiff/memory_storage.h"
 #include "skiff/raw_node.h"
@@ -64,6 +74,18 @@ inline void PrintTo(Role r, std::ostream* os) {
 inline void PrintTo(ErrorCode code, std::ostream* os) {
   *os << to_string(code);
 }
+inline void PrintTo(const ConfState& cs, std::ostream* os) {
+  *os << describe(cs);
+}
+inline void PrintTo(const Snapshot& s, std::ostream* os) {
+  *os << describe(s);
+}
+inline void PrintTo(ReplicationState s, std::ostream* os) {
+  *os << to_string(s);
+}
+inline void PrintTo(const ReadState& rs, std::ostream* os) {
+  *os << "read " << rs.index.value << " ctx " << rs.context.view();
+}
 
 }  // namespace skiff
 
@@ -95,6 +117,17 @@ Message append_msg(std::uint64_t from, std::uint64_t to, std::uint64_t term,
                    std::uint64_t prev_index, std::uint64_t prev_term,
                    const std::vector<std::uint64_t>& entry_terms, std::uint64_t commit = 0);
 
+/// One-node membership changes, for ConfChange::changes.
+ConfChangeSingle add_voter(std::uint64_t id);
+ConfChangeSingle add_learner(std::uint64_t id);
+ConfChangeSingle remove_node(std::uint64_t id);
+/// A membership change request: conf_change({add_voter(4), remove_node(1)}).
+ConfChange conf_change(std::vector<ConfChangeSingle> changes,
+                       ConfChangeTransition transition = ConfChangeTransition::kAuto);
+/// A membership of voters (and learners): voters {1, 2, 3} learners {4}.
+ConfState members(const std::vector<std::uint64_t>& voters,
+                  const std::vector<std::uint64_t>& learners = {});
+
 /// Raft as the paper describes it: no pre-vote, no check-quorum, so that a campaign goes
 /// straight to a vote and nobody ignores it.
 inline ClusterOptions plain_raft(std::size_t size = 3) {
@@ -109,6 +142,11 @@ class Cluster {
   MemoryStorage& storage(std::uint64_t id);
   std::vector<std::uint64_t> ids() const;
   bool is_up(std::uint64_t id) const;
+  /// The configuration restart() creates the node with (before Config::applied is set).
+  Config config(std::uint64_t id) const;
+  /// Starts a new node `id` with empty storage (no members): it waits to be added to the
+  /// group by a membership change, and learns the log (or a snapshot) from the leader.
+  void add_node(std::uint64_t id);
 
   // --- network ---
   /// Cuts every link to and from `id`.
@@ -149,6 +187,10 @@ class Cluster {
   void tick(std::uint64_t id, int n = 1);
   Status campaign(std::uint64_t id);
   Result<Proposal> propose(std::uint64_t id, const std::string& data);
+  Result<Proposal> propose_conf_change(std::uint64_t id, const ConfChange& change);
+  /// RawNode::read_index with `context`; the ReadStates show up in read_states(id).
+  Status read_index(std::uint64_t id, const std::string& context);
+  Status transfer_leadership(std::uint64_t id, std::uint64_t to);
 
   // --- driving ---
   /// Handles the pending Ready of `id` per the Ready contract. Returns false if none.
@@ -183,8 +225,26 @@ class Cluster {
   /// Completes the write of the node's pending (or begun) Ready, then crashes before sending
   /// its persisted_messages or applying: the disk has it, nobody heard of it.
   void crash_after_persist(std::uint64_t id);
-  /// Rebuilds the node from its storage with a fresh (empty) state machine.
+  /// Rebuilds the node from its storage with a fresh state machine: restored from the stored
+  /// snapshot if there is one (Config::applied is then its index), else empty.
   void restart(std::uint64_t id);
+
+  // --- pauses ---
+  /// Stops the node like a stopped process: it takes no Readies and no ticks from run_ticks,
+  /// and messages to it stay on the network until resume(). Its clock is not advanced:
+  /// after resume(), the test hands it the ticks it missed with tick(id, n).
+  void pause(std::uint64_t id);
+  void resume(std::uint64_t id);
+  bool is_paused(std::uint64_t id) const;
+
+  // --- snapshots ---
+  /// Takes a snapshot of the node's state machine at its applied index, with the membership in
+  /// effect there (MemoryStorage::create_snapshot), keeping the log. Returns the index.
+  Index take_snapshot(std::uint64_t id);
+  /// Drops the node's stored entries up to `index` (MemoryStorage::compact).
+  void compact(std::uint64_t id, Index index);
+  /// take_snapshot, then compact everything it covers. Returns the snapshot's index.
+  Index snapshot_and_compact(std::uint64_t id);
 
   // --- logs ---
   /// Replaces the node's durable state with a log whose entry k (from 1) has term `terms[k-1]`
@@ -202,8 +262,14 @@ class Cluster {
   // --- observations ---
   /// The unique live leader of the highest term, if there is one.
   std::optional<std::uint64_t> leader() const;
-  /// Payloads of the normal entries `id` applied since its last (re)start, in order.
+  /// The node's state machine: payloads of the normal entries it holds, in order: those of the
+  /// snapshot it was last restored from (at restart or from a leader), then those it applied
+  /// since. Without snapshots: what it applied since its last (re)start.
   std::vector<std::string> applied(std::uint64_t id) const;
+  /// ReadStates the node handed out since its last (re)start, in order.
+  const std::vector<ReadState>& read_states(std::uint64_t id) const;
+  /// Forgets the node's recorded ReadStates.
+  void clear_read_states(std::uint64_t id);
   /// Every message delivered so far, described (for failure messages).
   const std::vector<std::string>& transcript() const { return transcript_; }
   /// The last `n` lines of the transcript, joined.
@@ -215,14 +281,22 @@ class Cluster {
   struct Member {
     MemoryStorage storage;
     std::unique_ptr<RawNode> node;  // null while crashed
+    // The state machine: the payloads of the snapshot it was restored from, then the entries
+    // applied since. Invariant: last_applied is the index of applied.back(), or of the
+    // snapshot (or the restart point) when applied is empty.
+    std::vector<std::string> snapshot_payloads;
     std::vector<Entry> applied;
+    Index last_applied;
+    std::vector<ReadState> read_states;
     std::optional<Ready> begun;  // taken by begin_ready, not yet finished
+    bool paused = false;
   };
-  Config make_config(std::uint64_t id) const;
   void send(const Message& m);
+  void restore(std::uint64_t id, Member& member, const Snapshot& snap);
   void persist(Member& member, const Ready& rd);
   void apply(std::uint64_t id, Member& member, const Ready& rd);
   bool deliver(const Message& m);
+  bool arrive(const Message& m);
   bool linked(NodeId from, NodeId to) const;
   double next_random();
 
