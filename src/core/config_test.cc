@@ -45,7 +45,8 @@ auto fields(const Config& c) {
   return std::make_tuple(c.id, c.election_tick, c.heartbeat_tick, c.seed, c.pre_vote,
                          c.check_quorum, c.forward_proposals, c.max_size_per_msg,
                          c.max_inflight_msgs, c.max_inflight_bytes, c.max_uncommitted_size,
-                         c.max_committed_size_per_ready, c.applied, c.logger);
+                         c.max_committed_size_per_ready, c.read_mode, c.max_clock_drift_percent,
+                         c.applied, c.logger);
 }
 
 TEST(Config, DefaultsWithAnIdAreValid) {
@@ -98,7 +99,19 @@ INSTANTIATE_TEST_SUITE_P(
         BadField{"max_inflight_msgs", [](Config& c) { c.max_inflight_msgs = 0; }},
         BadField{"max_size_per_msg", [](Config& c) { c.max_size_per_msg = 0; }},
         BadField{"max_committed_size_per_ready",
-                 [](Config& c) { c.max_committed_size_per_ready = 0; }}),
+                 [](Config& c) { c.max_committed_size_per_ready = 0; }},
+        BadField{"read_mode", [](Config& c) { c.read_mode = static_cast<ReadMode>(7); }},
+        BadField{"check_quorum",
+                 [](Config& c) {
+                   c.read_mode = ReadMode::kLease;
+                   c.check_quorum = false;
+                 }},
+        BadField{"max_clock_drift_percent",
+                 [](Config& c) {
+                   c.read_mode = ReadMode::kLease;
+                   c.election_tick = 1000;
+                   c.max_clock_drift_percent = 1001;
+                 }}),
     [](const ::testing::TestParamInfo<BadField>& param_info) {
       return std::string(param_info.param.name) + "_" + std::to_string(param_info.index);
     });
@@ -134,6 +147,86 @@ TEST(Config, ValidateLeavesAValidConfigUnchanged) {
   const auto before = fields(c);
   ASSERT_TRUE(c.validate().ok());
   EXPECT_EQ(fields(c), before);
+}
+
+// --- Leader lease (thesis §6.4.1) ---
+
+TEST(Config, ReadModeDefaultsToReadIndex) {
+  const Config c;
+  EXPECT_EQ(c.read_mode, ReadMode::kReadIndex);
+  EXPECT_EQ(c.max_clock_drift_percent, 10U);
+}
+
+TEST(Config, LeaseRequiresCheckQuorum) {
+  // Without check-quorum a follower votes for a new leader whenever its own timer fires, so
+  // the old leader's lease would not stop anyone from being elected.
+  Config c = valid();
+  c.read_mode = ReadMode::kLease;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+  c.check_quorum = false;
+  Status st = c.validate();
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(mentions(st, "read_mode"));
+  EXPECT_TRUE(mentions(st, "check_quorum"));
+  // ReadIndex is safe whatever the timers do.
+  c.read_mode = ReadMode::kReadIndex;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+}
+
+TEST(Config, LeaseTicksEndBeforeAnyFollowerCanVote) {
+  // election_tick * 100 / (100 + drift) - 1: the fastest follower's shortest election timeout,
+  // measured on the leader's slower clock, minus a tick for rounding.
+  Config c = valid();
+  EXPECT_EQ(c.lease_ticks(), 8U);  // 10 * 100 / 110 = 9, minus 1
+  c.max_clock_drift_percent = 0;
+  EXPECT_EQ(c.lease_ticks(), 9U);
+  c.election_tick = 20;
+  c.max_clock_drift_percent = 25;
+  EXPECT_EQ(c.lease_ticks(), 15U);  // 2000 / 125 = 16, minus 1
+  c.max_clock_drift_percent = 100;
+  EXPECT_EQ(c.lease_ticks(), 9U);  // half the timeout, minus 1
+  c.election_tick = 1U << 30;
+  c.max_clock_drift_percent = 0;
+  EXPECT_EQ(c.lease_ticks(), (1U << 30) - 1);  // no overflow at the largest election_tick
+  c.max_clock_drift_percent = 1000;
+  EXPECT_EQ(c.lease_ticks(), 97612892U);  // 2^30 * 100 / 1100 = 97612893, minus 1
+}
+
+TEST(Config, LeaseOfZeroTicksIsRejected) {
+  Config c = valid();
+  c.read_mode = ReadMode::kLease;
+  c.heartbeat_tick = 1;
+  c.election_tick = 2;  // 200 / 110 = 1, minus 1 = 0
+  ASSERT_EQ(c.lease_ticks(), 0U);
+  Status st = c.validate();
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(mentions(st, "read_mode"));
+  EXPECT_TRUE(mentions(st, "election_tick (2)"));
+  EXPECT_TRUE(mentions(st, "max_clock_drift_percent (10)"));
+  // The same numbers are fine when no lease is used.
+  c.read_mode = ReadMode::kReadIndex;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+  // And a lease of one tick is allowed.
+  c.read_mode = ReadMode::kLease;
+  c.election_tick = 3;  // 300 / 110 = 2, minus 1
+  ASSERT_EQ(c.lease_ticks(), 1U);
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+}
+
+TEST(Config, ClockDriftAbove1000PercentIsRejected) {
+  Config c = valid();
+  c.read_mode = ReadMode::kLease;
+  c.election_tick = 1000;
+  c.max_clock_drift_percent = 1000;  // the largest allowed: lease 1000 * 100 / 1100 - 1 = 89
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
+  c.max_clock_drift_percent = 1001;
+  Status st = c.validate();
+  EXPECT_EQ(st.code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(mentions(st, "max_clock_drift_percent (1001)"));
+  EXPECT_TRUE(mentions(st, "kReadIndex"));  // the error says what to use instead
+  // Drift only matters to the lease.
+  c.read_mode = ReadMode::kReadIndex;
+  EXPECT_TRUE(c.validate().ok()) << c.validate().to_string();
 }
 
 TEST(RawNodeCreate, BadConfigIsReturnedNotFatal) {

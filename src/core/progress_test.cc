@@ -246,6 +246,106 @@ TEST(Progress, CanBumpCommitIsFalseForAFollowerThatWasSentNothing) {
   EXPECT_FALSE(pr.can_bump_commit(Index{7}));
 }
 
+// --- Snapshot state (Raft §7: a follower that needs compacted entries gets the snapshot) ---
+
+TEST(Progress, BecomeSnapshotPausesEverything) {
+  Progress pr = replicating(3, /*window=*/4);
+  pr.sent_entries(Index{3}, 2, 40, Index{0});
+  pr.become_snapshot(Index{20});
+  EXPECT_EQ(pr.state(), ProgressState::kSnapshot);
+  EXPECT_EQ(pr.pending_snapshot(), Index{20});
+  EXPECT_EQ(pr.match(), Index{3});
+  // Nothing else is sent until the snapshot is acknowledged or reported.
+  EXPECT_TRUE(pr.is_paused());
+  EXPECT_EQ(pr.inflights().count(), 0U);
+  EXPECT_EQ(pr.inflights().bytes(), 0U);
+  // A heartbeat answer does not unpause it either (it is not a probe).
+  pr.on_heartbeat_response();
+  EXPECT_TRUE(pr.is_paused());
+  pr.check_invariants();
+}
+
+TEST(Progress, SnapshotDoneProbesFromAfterTheSnapshot) {
+  Progress pr = fresh(5);
+  pr.maybe_update(Index{2});
+  pr.become_snapshot(Index{20});
+  pr.snapshot_done();
+  EXPECT_EQ(pr.state(), ProgressState::kProbe);
+  EXPECT_EQ(pr.next(), Index{21});
+  EXPECT_EQ(pr.match(), Index{2});  // match moves only when the follower says so
+  EXPECT_EQ(pr.pending_snapshot(), Index{0});
+  // Waits for the follower's answer before probing.
+  EXPECT_TRUE(pr.is_paused());
+  pr.on_heartbeat_response();
+  EXPECT_FALSE(pr.is_paused());
+  pr.check_invariants();
+}
+
+TEST(Progress, SnapshotDoneAfterTheFollowerMovedPastIt) {
+  // The follower acknowledged entries beyond the snapshot (e.g. it caught up another way).
+  Progress pr = fresh(5);
+  pr.become_snapshot(Index{20});
+  EXPECT_TRUE(pr.maybe_update(Index{25}));
+  pr.snapshot_done();
+  EXPECT_EQ(pr.next(), Index{26});
+  EXPECT_EQ(pr.match(), Index{25});
+  pr.check_invariants();
+}
+
+TEST(Progress, SnapshotFailedProbesFromMatchAgain) {
+  Progress pr = fresh(10);
+  pr.maybe_update(Index{4});
+  pr.become_snapshot(Index{20});
+  pr.snapshot_failed();
+  EXPECT_EQ(pr.state(), ProgressState::kProbe);
+  EXPECT_EQ(pr.next(), Index{5});
+  EXPECT_EQ(pr.pending_snapshot(), Index{0});
+  // Not before the next heartbeat answer: the peer may be unreachable.
+  EXPECT_TRUE(pr.is_paused());
+  pr.on_heartbeat_response();
+  EXPECT_FALSE(pr.is_paused());
+  pr.check_invariants();
+}
+
+TEST(Progress, RejectionsAreIgnoredInSnapshotState) {
+  // An answer to an Append sent before the snapshot: the snapshot decides now.
+  Progress pr = fresh(10);
+  pr.maybe_update(Index{3});
+  pr.become_snapshot(Index{20});
+  const Index next_before = pr.next();
+  EXPECT_FALSE(pr.maybe_decrease_to(Index{9}, Index{2}));
+  EXPECT_FALSE(pr.maybe_decrease_to(next_before - 1, Index{0}));
+  EXPECT_EQ(pr.state(), ProgressState::kSnapshot);
+  EXPECT_EQ(pr.next(), next_before);
+  EXPECT_EQ(pr.pending_snapshot(), Index{20});
+  EXPECT_TRUE(pr.is_paused());
+}
+
+TEST(Progress, LeavingSnapshotStateForgetsThePendingSnapshot) {
+  Progress pr = fresh(10);
+  pr.become_snapshot(Index{20});
+  pr.become_replicate();
+  EXPECT_EQ(pr.pending_snapshot(), Index{0});
+  Progress probe = fresh(10);
+  probe.become_snapshot(Index{20});
+  probe.become_probe();
+  EXPECT_EQ(probe.pending_snapshot(), Index{0});
+  EXPECT_FALSE(probe.is_paused());
+}
+
+TEST(Progress, DescribeInSnapshotStateNamesTheSnapshot) {
+  Progress pr = fresh(5);
+  pr.maybe_update(Index{2});
+  pr.become_snapshot(Index{20});
+  EXPECT_EQ(pr.describe(), "snapshot match 2 next 5 inflight 0 snap 20");
+}
+
+TEST(ProgressDeathTest, AppendsToAFollowerWaitingForASnapshotAbort) {
+  Progress pr = fresh(5);
+  pr.become_snapshot(Index{20});
+  EXPECT_DEATH(pr.sent_entries(Index{4}, 1, 20, Index{0}), "waiting for a snapshot");
+}
+
 TEST(Progress, DescribeNamesStateMatchNextAndWindow) {
   Progress pr = replicating(7);
   pr.sent_entries(Index{7}, 1, 20, Index{0});

@@ -158,6 +158,122 @@ TEST(Unstable, SliceReturnsTheHalfOpenRange) {
   EXPECT_TRUE(u.slice(Index{7}, Index{7}).empty());
 }
 
+// --- A snapshot from the leader (Raft §7: InstallSnapshot replaces the log) ---
+
+Snapshot snap(std::uint64_t index, std::uint64_t term) {
+  return Snapshot{.meta = SnapshotMeta{.last = EntryId{Term{term}, Index{index}},
+                                       .conf_state = ConfState{.voters = {NodeId{1}, NodeId{2}}}},
+                  .data = Bytes::copy_of("state")};
+}
+
+TEST(Unstable, NoSnapshotMeansNoFirstIndex) {
+  Unstable u = holding({ent(5, 1)});
+  EXPECT_EQ(u.maybe_first_index(), std::nullopt);
+  EXPECT_FALSE(u.snapshot().has_value());
+  EXPECT_FALSE(u.has_next_snapshot());
+}
+
+TEST(Unstable, RestoreReplacesEverythingWithTheSnapshot) {
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 2)});
+  u.accept_in_progress();
+  u.restore(snap(10, 3));
+  EXPECT_EQ(u.offset(), Index{11});
+  EXPECT_TRUE(u.entries().empty());
+  EXPECT_FALSE(u.has_next_entries());
+  EXPECT_EQ(u.maybe_first_index(), Index{11});
+  EXPECT_EQ(u.maybe_last_index(), Index{10});
+  ASSERT_TRUE(u.snapshot().has_value());
+  EXPECT_EQ(*u.snapshot(), snap(10, 3));
+  EXPECT_TRUE(u.has_next_snapshot());
+  u.check_invariants();
+}
+
+TEST(Unstable, MaybeTermKnowsOnlyTheSnapshotsLastEntry) {
+  Unstable u(Index{1});
+  u.restore(snap(10, 3));
+  EXPECT_EQ(u.maybe_term(Index{10}), Term{3});
+  // Entries the snapshot covers are gone, and nothing follows it yet.
+  EXPECT_EQ(u.maybe_term(Index{9}), std::nullopt);
+  EXPECT_EQ(u.maybe_term(Index{5}), std::nullopt);
+  EXPECT_EQ(u.maybe_term(Index{11}), std::nullopt);
+}
+
+TEST(Unstable, RestoreBehindTheHeldEntriesStillReplacesThem) {
+  // A snapshot may lie inside the unstable range; the log after it is dropped all the same.
+  Unstable u = holding({ent(5, 1), ent(6, 1), ent(7, 2)});
+  u.restore(snap(6, 1));
+  EXPECT_EQ(u.offset(), Index{7});
+  EXPECT_TRUE(u.entries().empty());
+  EXPECT_EQ(u.maybe_last_index(), Index{6});
+  EXPECT_EQ(u.maybe_term(Index{7}), std::nullopt);
+  u.check_invariants();
+}
+
+TEST(Unstable, EntriesAppendedAfterARestoredSnapshot) {
+  Unstable u(Index{1});
+  u.restore(snap(10, 3));
+  u.truncate_and_append({ent(11, 3), ent(12, 4)});
+  EXPECT_EQ(u.offset(), Index{11});
+  EXPECT_EQ(u.maybe_first_index(), Index{11});
+  EXPECT_EQ(u.maybe_last_index(), Index{12});
+  EXPECT_EQ(u.maybe_term(Index{10}), Term{3});
+  EXPECT_EQ(u.maybe_term(Index{11}), Term{3});
+  EXPECT_EQ(u.maybe_term(Index{12}), Term{4});
+  // Snapshot and entries are handed out together.
+  EXPECT_TRUE(u.has_next_snapshot());
+  EXPECT_EQ(u.next_entries(), (std::vector<Entry>{ent(11, 3), ent(12, 4)}));
+  u.accept_in_progress();
+  EXPECT_FALSE(u.has_next_snapshot());
+  EXPECT_FALSE(u.has_next_entries());
+  u.check_invariants();
+}
+
+TEST(Unstable, StableSnapshotToDropsTheInstalledSnapshot) {
+  Unstable u(Index{1});
+  u.restore(snap(10, 3));
+  u.truncate_and_append({ent(11, 3)});
+  u.accept_in_progress();
+  u.stable_snapshot_to(Index{10});
+  EXPECT_FALSE(u.snapshot().has_value());
+  EXPECT_FALSE(u.has_next_snapshot());
+  EXPECT_EQ(u.maybe_first_index(), std::nullopt);
+  // The entries after it stay until they are stable themselves.
+  EXPECT_EQ(u.maybe_last_index(), Index{11});
+  EXPECT_EQ(u.maybe_term(Index{10}), std::nullopt);  // now read from storage
+  u.stable_to(EntryId{Term{3}, Index{11}});
+  EXPECT_TRUE(u.entries().empty());
+  EXPECT_EQ(u.maybe_last_index(), std::nullopt);
+  EXPECT_EQ(u.offset(), Index{12});
+  u.check_invariants();
+}
+
+TEST(Unstable, StableSnapshotToAnotherIndexIsIgnored) {
+  // The snapshot installed was an older one, replaced by a newer restore meanwhile.
+  Unstable u(Index{1});
+  u.restore(snap(10, 3));
+  u.accept_in_progress();
+  u.stable_snapshot_to(Index{9});
+  u.stable_snapshot_to(Index{11});
+  ASSERT_TRUE(u.snapshot().has_value());
+  EXPECT_EQ(u.maybe_first_index(), Index{11});
+  EXPECT_FALSE(u.has_next_snapshot());  // still being installed
+}
+
+TEST(Unstable, ASecondRestoreIsHandedOutAgain) {
+  Unstable u(Index{1});
+  u.restore(snap(10, 3));
+  u.accept_in_progress();
+  ASSERT_FALSE(u.has_next_snapshot());
+  u.restore(snap(20, 4));
+  EXPECT_TRUE(u.has_next_snapshot());
+  EXPECT_EQ(u.snapshot()->meta.last.index, Index{20});
+  EXPECT_EQ(u.offset(), Index{21});
+  // Stabilizing the first one does not drop the second.
+  u.stable_snapshot_to(Index{10});
+  EXPECT_TRUE(u.snapshot().has_value());
+  u.check_invariants();
+}
+
 TEST(UnstableDeathTest, SliceOutsideTheHeldEntriesAborts) {
   Unstable u = holding({ent(5, 1), ent(6, 1)});
   EXPECT_DEATH((void)u.slice(Index{4}, Index{6}), "unstable slice");

@@ -7,6 +7,7 @@
 #include <limits>
 #include <string>
 
+#include "skiff/conf_change.h"
 #include "skiff/memory_storage.h"
 #include "skiff/raw_node.h"
 
@@ -226,6 +227,172 @@ TEST(ValidateMessage, HugeIndexesAreRejected) {
   expect_invalid(m, "too many entries");
 }
 
+// --- Snapshot, ReadIndex and configuration entries ---
+
+ConfState three_voters() {
+  return ConfState{.voters = {NodeId{1}, NodeId{2}, NodeId{3}}};
+}
+
+// A leader at term 3 sends its snapshot at 10/2.
+Message snapshot() {
+  return Message{.type = MessageType::kSnapshot,
+                 .from = NodeId{2},
+                 .to = kSelf,
+                 .term = Term{3},
+                 .snapshot = Snapshot{.meta = SnapshotMeta{.last = EntryId{Term{2}, Index{10}},
+                                                           .conf_state = three_voters()},
+                                      .data = Bytes::copy_of("state")}};
+}
+
+Message read_index() {
+  return Message{.type = MessageType::kReadIndex,
+                 .from = NodeId{2},
+                 .to = kSelf,
+                 .context = Bytes::copy_of("req-1")};
+}
+
+// A configuration entry at `index`/`term` adding voter 4 to three voters.
+Entry conf_entry(std::uint64_t index, std::uint64_t term) {
+  const ConfChangeEntry payload{
+      .change = ConfChange{.changes = {ConfChangeSingle{ConfChangeType::kAddVoter, NodeId{4}}}},
+      .result = ConfState{.voters = {NodeId{1}, NodeId{2}, NodeId{3}, NodeId{4}}}};
+  return Entry{.term = Term{term},
+               .index = Index{index},
+               .type = EntryType::kConfChange,
+               .data = encode_conf_change_entry(payload)};
+}
+
+TEST(ValidateMessage, NewMessageTypesPassWhenWellFormed) {
+  EXPECT_TRUE(validate_message(snapshot(), kSelf).ok())
+      << validate_message(snapshot(), kSelf).message();
+  EXPECT_TRUE(validate_message(read_index(), kSelf).ok());
+  for (MessageType t : {MessageType::kTimeoutNow, MessageType::kReadIndexResponse}) {
+    EXPECT_TRUE(validate_message(of_type(t), kSelf).ok()) << describe(of_type(t));
+  }
+  Message reconfigure = append();
+  reconfigure.entries[1] = conf_entry(9, 3);
+  EXPECT_TRUE(validate_message(reconfigure, kSelf).ok())
+      << validate_message(reconfigure, kSelf).message();
+}
+
+TEST(ValidateMessage, SnapshotAtTheLeadersTermIsFine) {
+  Message m = snapshot();
+  m.snapshot.meta.last.term = Term{3};
+  EXPECT_TRUE(validate_message(m, kSelf).ok());
+}
+
+TEST(ValidateMessage, SnapshotIndexZeroOrHugeIsRejected) {
+  // Index 0 is the "no snapshot" value: there is nothing to install.
+  Message m = snapshot();
+  m.snapshot.meta.last.index = Index{0};
+  expect_invalid(m, "snapshot index out of range");
+  m.snapshot.meta.last.index = Index{kMaxIndex + 1};
+  expect_invalid(m, "snapshot index out of range");
+  m.snapshot.meta.last.index = Index{kMaxIndex};
+  EXPECT_TRUE(validate_message(m, kSelf).ok());
+}
+
+TEST(ValidateMessage, SnapshotTermMustBeBetweenOneAndTheLeadersTerm) {
+  // The snapshot covers committed entries, all of terms up to the sender's own.
+  Message m = snapshot();
+  m.snapshot.meta.last.term = Term{4};
+  expect_invalid(m, "snapshot term is 0 or above the leader's term");
+  m.snapshot.meta.last.term = Term{0};
+  expect_invalid(m, "snapshot term is 0 or above the leader's term");
+}
+
+TEST(ValidateMessage, SnapshotWithAnIllFormedMembershipIsRejected) {
+  Message m = snapshot();
+  m.snapshot.meta.conf_state.voters.push_back(kNoNode);
+  expect_invalid(m, "snapshot membership: voters contains node id 0");
+  m = snapshot();
+  m.snapshot.meta.conf_state.learners = {NodeId{2}};
+  expect_invalid(m, "node 2 is both a voter and a learner");
+  m = snapshot();
+  m.snapshot.meta.conf_state.auto_leave = true;
+  expect_invalid(m, "need a joint configuration");
+}
+
+TEST(ValidateMessage, SnapshotWithoutVotersIsRejected) {
+  // A group always has a voter; a membership without one could never elect a leader.
+  Message m = snapshot();
+  m.snapshot.meta.conf_state = ConfState{};
+  expect_invalid(m, "snapshot membership has no voter");
+  m.snapshot.meta.conf_state = ConfState{.learners = {NodeId{1}, NodeId{2}}};
+  expect_invalid(m, "snapshot membership has no voter");
+}
+
+TEST(ValidateMessage, SnapshotCarriesNoEntries) {
+  Message m = snapshot();
+  m.entries = {ent(11, 2)};
+  expect_invalid(m, "only Append and Propose carry entries");
+}
+
+TEST(ValidateMessage, OnlySnapshotMessagesCarryASnapshot) {
+  for (MessageType t : {MessageType::kHeartbeat, MessageType::kAppendResponse, MessageType::kVote,
+                        MessageType::kTimeoutNow, MessageType::kReadIndexResponse}) {
+    Message m = of_type(t);
+    m.snapshot = snapshot().snapshot;
+    expect_invalid(m, "only Snapshot carries a snapshot");
+  }
+  Message m = append();
+  m.snapshot = snapshot().snapshot;
+  expect_invalid(m, "only Snapshot carries a snapshot");
+}
+
+TEST(ValidateMessage, ForwardedReadCarriesTermZeroAndNoEntries) {
+  // Like a forwarded proposal: the follower's term means nothing to the leader.
+  Message m = read_index();
+  m.term = Term{3};
+  expect_invalid(m, "a forwarded read carries term 0");
+  m = read_index();
+  m.entries = {ent(1, 1)};
+  expect_invalid(m, "a forwarded read carries term 0 and no entries");
+  // A read with no context is still a read.
+  m = read_index();
+  m.context = Bytes();
+  EXPECT_TRUE(validate_message(m, kSelf).ok());
+}
+
+TEST(ValidateMessage, TermZeroOnlyForForwardedMessages) {
+  for (MessageType t :
+       {MessageType::kSnapshot, MessageType::kTimeoutNow, MessageType::kReadIndexResponse}) {
+    Message m = t == MessageType::kSnapshot ? snapshot() : of_type(t);
+    m.term = Term{0};
+    expect_invalid(m, "term 0");
+  }
+}
+
+TEST(ValidateMessage, UnknownTypeJustPastTheLastOne) {
+  expect_invalid(of_type(static_cast<MessageType>(14)), "unknown type 14");
+}
+
+TEST(ValidateMessage, AppendWithAnUndecodableConfigurationEntry) {
+  // The core acts on a configuration entry as soon as it is appended (thesis §4.1), so one it
+  // cannot decode must be stopped at the gateway.
+  Message m = append();
+  m.entries[1] = conf_entry(9, 3);
+  m.entries[1].data = Bytes::copy_of("garbage");
+  expect_invalid(m, "entry 9: configuration entry: unknown format version");
+  m.entries[1].data = Bytes();
+  expect_invalid(m, "entry 9: configuration entry: empty");
+  // Cut one byte short.
+  const std::string whole(conf_entry(9, 3).data.view());
+  m.entries[1].data = Bytes(whole.substr(0, whole.size() - 1));
+  expect_invalid(m, "entry 9: configuration entry");
+  // Well framed, but the membership it names is ill-formed.
+  m.entries[1].data = encode_conf_change_entry(
+      ConfChangeEntry{.result = ConfState{.voters = {NodeId{1}, NodeId{1}}}});
+  expect_invalid(m, "lists node 1 twice");
+}
+
+TEST(ValidateMessage, ForwardedProposalsCannotCarryConfigurationEntries) {
+  // Membership changes go through propose_conf_change on the leader, never through forwarding.
+  Message m = propose();
+  m.entries[0] = Entry{.type = EntryType::kConfChange, .data = conf_entry(9, 3).data};
+  expect_invalid(m, "forwarded entries are normal");
+}
+
 // The same rules at the gateway of a running node: the error comes back, the counter moves,
 // and nothing else changes (DESIGN.md §4).
 class StepValidationTest : public ::testing::Test {
@@ -307,6 +474,21 @@ TEST_F(StepValidationTest, VoteWithEntries) {
 TEST_F(StepValidationTest, ProposeWithATerm) {
   Message m = propose();
   m.term = Term{5};
+  expect_refused(m);
+}
+
+TEST_F(StepValidationTest, SnapshotWithoutVoters) {
+  Message m{.type = MessageType::kSnapshot,
+            .from = NodeId{2},
+            .to = kSelf,
+            .term = Term{5},
+            .snapshot = Snapshot{.meta = SnapshotMeta{.last = EntryId{Term{4}, Index{10}}}}};
+  expect_refused(m);
+}
+
+TEST_F(StepValidationTest, UndecodableConfigurationEntry) {
+  Message m = higher_term_append();
+  m.entries[0].type = EntryType::kConfChange;  // its payload "data" is not a configuration
   expect_refused(m);
 }
 
