@@ -55,6 +55,16 @@ std::vector<NodeId> node_ids(const std::vector<std::uint64_t>& ids) {
 
 }  // namespace
 
+Message snapshot_msg(std::uint64_t from, std::uint64_t to, Term term, const Snapshot& snapshot) {
+  Message m;
+  m.type = MessageType::kSnapshot;
+  m.from = NodeId{from};
+  m.to = NodeId{to};
+  m.term = term;
+  m.snapshot = snapshot;
+  return m;
+}
+
 ConfChangeSingle add_voter(std::uint64_t id) {
   return ConfChangeSingle{ConfChangeType::kAddVoter, NodeId{id}};
 }

@@ -117,6 +117,10 @@ Message append_msg(std::uint64_t from, std::uint64_t to, std::uint64_t term,
                    std::uint64_t prev_index, std::uint64_t prev_term,
                    const std::vector<std::uint64_t>& entry_terms, std::uint64_t commit = 0);
 
+/// A Snapshot message from `from` to `to` in `term` carrying `snapshot` (a delayed or
+/// duplicated one, for instance).
+Message snapshot_msg(std::uint64_t from, std::uint64_t to, Term term, const Snapshot& snapshot);
+
 /// One-node membership changes, for ConfChange::changes.
 ConfChangeSingle add_voter(std::uint64_t id);
 ConfChangeSingle add_learner(std::uint64_t id);
