@@ -477,5 +477,42 @@ TEST(Snapshots, Pitfall16_FollowerStuckProbingAfterCompactionGetsASnapshot) {
   EXPECT_EQ(c.applied(3), (std::vector<std::string>{"a0", "a1", "b0", "b1", "b2"}));
 }
 
+// A node with empty storage joins after the leader compacted: it gets the snapshot (whose
+// membership predates it), then the entry that adds it, and votes from then on. Restarted, it
+// comes back from its stored snapshot.
+TEST(Snapshots, NewNodeJoinsFromASnapshot) {
+  Cluster c;
+  c.elect(1);
+  write(c, 1, "a", 3);
+  const Index snap = c.snapshot_and_compact(1);
+  c.add_node(4);
+  auto p = c.propose_conf_change(1, conf_change({add_voter(4)}));
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  c.stabilize();
+  c.run_ticks(1);
+  EXPECT_EQ(c.node(4).counters().snapshots_installed, 1u);
+  EXPECT_EQ(c.storage(4).snapshot()->meta.last.index, snap);
+  EXPECT_EQ(c.storage(4).snapshot()->meta.conf_state, members({1, 2, 3}));
+  EXPECT_EQ(c.node(4).status().config, members({1, 2, 3, 4}));
+  EXPECT_EQ(c.applied(4), (std::vector<std::string>{"a0", "a1", "a2"}));
+
+  // Node 4 counts: with node 2 cut off, x commits with nodes 1, 3 and 4.
+  c.cut(1, 2);
+  auto x = c.propose(1, "x");
+  ASSERT_TRUE(x.ok());
+  c.stabilize();
+  EXPECT_EQ(c.node(1).commit_index(), x->id.index);
+  EXPECT_EQ(c.applied(4), (std::vector<std::string>{"a0", "a1", "a2", "x"}));
+  c.heal();
+
+  c.crash(4);
+  c.restart(4);
+  EXPECT_EQ(c.node(4).applied_index(), snap);
+  c.stabilize();
+  c.run_ticks(2);
+  EXPECT_EQ(c.applied(4), c.applied(1));
+  EXPECT_EQ(c.node(4).status().config, members({1, 2, 3, 4}));
+}
+
 }  // namespace
 }  // namespace skiff::test
