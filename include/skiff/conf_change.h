@@ -60,9 +60,9 @@ struct ConfChangeEntry {
   friend bool operator==(const ConfChangeEntry&, const ConfChangeEntry&) = default;
 };
 
-/// Checks a membership's shape (see ConfState): no node id 0, no id listed twice where the
-/// rules forbid it, learners_next only during a joint change and only of outgoing voters.
-/// kInvalidArgument naming the problem.
+/// Checks a membership's shape (an empty one is valid: a node waiting to join) (see ConfState): no
+/// node id 0, no id listed twice where the rules forbid it, learners_next only during a joint
+/// change and only of outgoing voters. kInvalidArgument naming the problem.
 [[nodiscard]] Status check_conf_state(const ConfState& cs);
 
 /// The membership that `change` produces from `current`, or kInvalidArgument saying why it is
@@ -73,10 +73,12 @@ Result<ConfState> apply_conf_change(const ConfState& current, const ConfChange& 
 /// Serializes a configuration entry's payload (format at the top of conf_change.cc; stable).
 Bytes encode_conf_change_entry(const ConfChangeEntry& entry);
 /// Parses what encode_conf_change_entry wrote; kCorruption on any malformed input (never
-/// undefined behaviour), including a result that fails check_conf_state.
+/// undefined behaviour), including a change naming node 0 and a result that fails
+/// check_conf_state or has no voter.
 Result<ConfChangeEntry> decode_conf_change_entry(std::string_view data);
 
-/// "+v4 +l5 -3 auto".
+/// "+v4 +l5 -3" (kAuto), with " joint" or " joint-explicit" for the other transitions;
+/// "leave-joint" for an empty change.
 std::string describe(const ConfChange& cc);
 
 }  // namespace skiff

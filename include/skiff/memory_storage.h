@@ -37,8 +37,9 @@ class MemoryStorage final : public LogStorage {
   /// by it. kFailedPrecondition if it is older than the stored snapshot.
   Status apply_snapshot(Snapshot snapshot);
   /// Records a snapshot the application took at `index` (at most last_index(), at least the
-  /// current snapshot's), with the membership in effect there and the serialized state.
-  /// Entries are kept: call compact() to drop them.
+  /// current snapshot's), with the membership in effect there (RawNode::applied_conf_state)
+  /// and the serialized state. Entries are kept: call compact() to drop them.
+  /// kInvalidArgument for a membership without voters or failing check_conf_state.
   Status create_snapshot(Index index, ConfState conf_state, Bytes data);
   /// Drops the entries up to `index`, which must not exceed the latest snapshot's index (the
   /// snapshot stands in for them). Compacting at or below first_index() - 1 does nothing.

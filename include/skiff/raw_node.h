@@ -137,7 +137,9 @@ class RawNode {
   Index applied_index() const;
   /// Index of the last entry in this node's log (persisted or not).
   Index last_index() const;
-  /// The membership in effect at applied_index(): store it with a snapshot taken there.
+  /// The membership in effect at applied_index(): store it with a snapshot taken there. Empty
+  /// (no voters) when this node cannot know it: it joined with an empty log and has not yet
+  /// applied the configuration entry that added it; take no snapshot until then.
   ConfState applied_conf_state() const;
   /// Role, indexes, membership and (on the leader) every peer's progress.
   NodeStatus status() const;

@@ -43,6 +43,7 @@ struct NodeStatus {
   NodeId leader;
   Index first_index;  // first entry still in the log (after the snapshot)
   Index last_index;
+  Term last_term;  // term of the entry at last_index (Raft §5.4.1 compares logs by both)
   Index commit;
   Index applied;
   /// The membership in effect: the latest configuration in the log (thesis §4.1).

@@ -282,6 +282,9 @@ Result<ConfChangeEntry> decode_conf_change_entry(std::string_view data) {
     if (type < 1 || type > 3) {
       return corrupt(str_cat("unknown change type ", static_cast<int>(type)));
     }
+    if (node == 0) {
+      return corrupt("a change names node id 0");
+    }
     e.change.changes.push_back(ConfChangeSingle{static_cast<ConfChangeType>(type), NodeId{node}});
   }
   std::uint8_t transition = 0;
@@ -309,6 +312,10 @@ Result<ConfChangeEntry> decode_conf_change_entry(std::string_view data) {
   }
   if (Status s = check_conf_state(e.result); !s.ok()) {
     return corrupt(s.message());
+  }
+  if (e.result.voters.empty()) {
+    // apply_conf_change never produces this: a group without voters could never decide.
+    return corrupt("the resulting membership has no voter");
   }
   return e;
 }

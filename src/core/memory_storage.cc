@@ -1,6 +1,7 @@
 #include "skiff/memory_storage.h"
 
 #include "core/str.h"
+#include "skiff/conf_change.h"
 
 namespace skiff {
 
@@ -94,6 +95,14 @@ Status MemoryStorage::apply_snapshot(Snapshot snapshot) {
 }
 
 Status MemoryStorage::create_snapshot(Index index, ConfState conf_state, Bytes data) {
+  if (Status s = check_conf_state(conf_state); !s.ok()) {
+    return Status(ErrorCode::kInvalidArgument, str_cat("create_snapshot: ", s.message()));
+  }
+  if (conf_state.voters.empty()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  str_cat("create_snapshot at ", index,
+                          ": the membership has no voter (is it known at that index?)"));
+  }
   if (index < snapshot_.meta.last.index) {
     return Status(ErrorCode::kFailedPrecondition,
                   str_cat("create_snapshot: index ", index, " is older than the stored ",

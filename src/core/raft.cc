@@ -313,9 +313,24 @@ bool Raft::past_election_timeout() const {
 }
 
 bool Raft::promotable() const {
-  // A voter of either half of the configuration; not while a snapshot that may change the
-  // configuration waits to be installed.
-  return voters_.contains(id_) && !log_.pending_snapshot().has_value();
+  if (log_.pending_snapshot().has_value()) {
+    return false;  // the snapshot waiting to be installed may change the configuration
+  }
+  if (voters_.contains(id_)) {
+    return true;
+  }
+  // A voter removed by a configuration that is not committed yet still campaigns (PITFALLS
+  // #12): it may hold the only log that can commit its removal, e.g. a leader that demoted
+  // itself and then lost its quorum before the one remaining voter heard of the change. Its
+  // votes are still counted over its latest configuration, so this is only about liveness.
+  if (membership_.current_index() > log_.committed()) {
+    const ConfState& before = membership_.at(log_.committed());
+    auto has = [&](const std::vector<NodeId>& ids) {
+      return std::find(ids.begin(), ids.end(), id_) != ids.end();
+    };
+    return has(before.voters) || has(before.voters_outgoing);
+  }
+  return false;
 }
 
 bool Raft::in_lease() const {
@@ -475,16 +490,19 @@ Status Raft::step(const Message& m) {
       become_follower(m.term, from_leader(m.type) ? m.from : kNoNode);
     }
   } else if (!forwarded(m.type) && m.term < term_) {
-    if ((config_.check_quorum || config_.pre_vote) && from_leader(m.type)) {
-      // A stale leader may be cut off from everyone else; tell it our term so it steps down
-      // (with pre-vote it could otherwise never learn it: etcd-io/etcd #8334).
+    if (from_leader(m.type)) {
+      // Raft Figure 2: answer a stale leader with our term so it steps down. With pre-vote it
+      // could otherwise never learn it (etcd-io/etcd #8334); and a learner, which never
+      // campaigns, would otherwise ignore the leader forever once its term got ahead.
       Message resp;
       resp.type = MessageType::kAppendResponse;
       resp.to = m.from;
       send(std::move(resp));
-    } else if (m.type == MessageType::kPreVote) {
+    } else if (m.type == MessageType::kPreVote || m.type == MessageType::kVote) {
+      // Raft Figure 2: refuse with our term, so a candidate left behind learns it at once.
       Message resp;
-      resp.type = MessageType::kPreVoteResponse;
+      resp.type =
+          m.type == MessageType::kVote ? MessageType::kVoteResponse : MessageType::kPreVoteResponse;
       resp.to = m.from;
       resp.term = term_;
       resp.reject = true;
@@ -501,16 +519,21 @@ Status Raft::step(const Message& m) {
     default:
       break;
   }
+  Status s;
   switch (role()) {
     case Role::kLeader:
-      return step_leader(m);
+      s = step_leader(m);
+      break;
     case Role::kCandidate:
     case Role::kPreCandidate:
-      return step_candidate(m);
+      s = step_candidate(m);
+      break;
     case Role::kFollower:
-      return step_follower(m);
+      s = step_follower(m);
+      break;
   }
-  return Status();
+  note_config_commit();
+  return s;
 }
 
 Result<Proposal> Raft::propose(Bytes data) {
@@ -685,6 +708,7 @@ void Raft::abort_transfer(const std::string& why) {
 }
 
 void Raft::send_timeout_now(NodeId to) {
+  leader_state().timeout_now_sent = true;
   Message m;
   m.type = MessageType::kTimeoutNow;
   m.to = to;
@@ -713,10 +737,10 @@ void Raft::accept_read(Bytes context, NodeId from) {
     leader.reads.hold(std::move(context), from);
     return;
   }
-  if (config_.read_mode == ReadMode::kLease && leader.transfer_target == kNoNode &&
+  if (config_.read_mode == ReadMode::kLease && !leader.timeout_now_sent &&
       leader.reads.in_lease(voters_, id_, config_.lease_ticks())) {
-    // Thesis §6.4.1: no follower can have voted for another leader yet. Not during a
-    // transfer: the target campaigns without waiting for the lease to run out.
+    // Thesis §6.4.1: no follower can have voted for another leader yet. Not once this leader
+    // sent TimeoutNow: its target campaigns without waiting for the lease to run out.
     leader.reads.add(std::move(context), from, log_.committed(), 0);
   } else {
     // Steps 2-3: the read waits for a heartbeat round started after it arrived.
@@ -837,6 +861,20 @@ void Raft::on_persisted(EntryId id) {
       on_commit_advanced();
     }
   }
+  note_config_commit();
+}
+
+void Raft::note_config_commit() {
+  const Index at = membership_.current_index();
+  if (at <= config_committed_ || at > log_.committed()) {
+    return;
+  }
+  config_committed_ = at;
+  log(LogLevel::kInfo, str_cat("node ", id_, ": configuration ", describe(membership_.current()),
+                               " (index ", at, ") is committed"));
+  // Idempotent here: the configuration took effect when appended (thesis §4.1). Re-deriving
+  // at commit keeps every view of the membership in one place (apply_membership).
+  apply_membership();
 }
 
 void Raft::applied_to(Index index) {
@@ -1350,6 +1388,7 @@ NodeStatus Raft::status() const {
   st.leader = lead_;
   st.first_index = log_.first_index();
   st.last_index = log_.last_index();
+  st.last_term = log_.last_term();
   st.commit = log_.committed();
   st.applied = log_.applied();
   st.config = membership_.current();

@@ -49,6 +49,10 @@ struct LeaderState {
   // Leadership transfer in progress (thesis §3.10): the target and the ticks spent.
   NodeId transfer_target;
   std::uint32_t transfer_elapsed = 0;
+  // A TimeoutNow was sent this term: its target may win an election that ignores leases at
+  // any time (even after the transfer is abandoned, if the message was slow), so lease reads
+  // are off for the rest of the term.
+  bool timeout_now_sent = false;
 };
 using RoleState = std::variant<FollowerState, PreCandidateState, CandidateState, LeaderState>;
 
@@ -146,6 +150,8 @@ class Raft {
   void log_written(Index from, const std::vector<Entry>& ents);
   // Makes membership_.current() the configuration in use.
   void apply_membership();
+  // After an input: logs a configuration that just committed (and re-derives the membership).
+  void note_config_commit();
   void abort_transfer(const std::string& why);
   void send_timeout_now(NodeId to);
   void maybe_finish_transfer(NodeId from);
@@ -180,6 +186,8 @@ class Raft {
   // Derived from membership_.current() by apply_membership().
   JointConfig voters_;
   std::set<NodeId> learners_;
+  // Index of the last configuration entry known committed (note_config_commit).
+  Index config_committed_;
   RoleState role_;
   // ReadMode::kLease: a restarted node does not know whose lease it may be inside; it refuses
   // votes for an election timeout as if it had just heard from a leader.

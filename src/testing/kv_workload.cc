@@ -43,12 +43,39 @@ class KvStateMachine final : public StateMachine {
     return "error: bad command";
   }
 
-  std::string fingerprint() const override {
+  std::string fingerprint() const override { return snapshot(); }
+
+  // "k=v;" per key, in key order; keys and values never contain '=' or ';'.
+  std::string snapshot() const override {
     std::string out;
     for (const auto& [k, v] : values_) {
       out += k + "=" + v + ";";
     }
     return out;
+  }
+
+  void restore(std::string_view snapshot) override {
+    values_.clear();
+    std::size_t pos = 0;
+    while (pos < snapshot.size()) {
+      const std::size_t eq = snapshot.find('=', pos);
+      const std::size_t end = snapshot.find(';', pos);
+      if (eq == std::string_view::npos || end == std::string_view::npos || eq > end) {
+        break;  // a malformed snapshot restores what it could; fingerprints then disagree
+      }
+      values_[std::string(snapshot.substr(pos, eq - pos))] =
+          std::string(snapshot.substr(eq + 1, end - eq - 1));
+      pos = end + 1;
+    }
+  }
+
+  std::string read(std::string_view command) const override {
+    const std::vector<std::string> w = words(command);
+    if (w.size() == 2 && w[0] == "get") {
+      auto it = values_.find(w[1]);
+      return it == values_.end() ? "<nil>" : it->second;
+    }
+    return "error: not a read";
   }
 
  private:
@@ -59,6 +86,10 @@ class KvStateMachine final : public StateMachine {
 
 std::unique_ptr<StateMachine> KvWorkload::new_state_machine() const {
   return std::make_unique<KvStateMachine>();
+}
+
+bool KvWorkload::is_read(std::string_view command) const {
+  return command.substr(0, 4) == "get ";
 }
 
 std::string KvWorkload::next_command(Chooser& chooser, std::uint64_t client,

@@ -33,6 +33,8 @@ void for_each_field(SimOptions& o, F&& f) {
   f("heartbeat_tick", o.heartbeat_tick);
   f("max_inflight_msgs", o.max_inflight_msgs);
   f("max_size_per_msg", o.max_size_per_msg);
+  f("spares", o.spares);
+  f("lease_reads", o.lease_reads);
   f("loss", o.faults.loss);
   f("duplicate", o.faults.duplicate);
   f("delay", o.faults.delay);
@@ -46,6 +48,9 @@ void for_each_field(SimOptions& o, F&& f) {
   f("pause", o.faults.pause);
   f("max_pause", o.faults.max_pause);
   f("min_tick_rate", o.faults.min_tick_rate);
+  f("snapshot", o.faults.snapshot);
+  f("conf_change", o.faults.conf_change);
+  f("transfer", o.faults.transfer);
 }
 
 template <typename T>
@@ -116,6 +121,13 @@ Result<SimOptions> SimOptions::parse(std::string_view text) {
   }
   if (o.nodes == 0 || o.nodes > 9) {
     return Status(ErrorCode::kInvalidArgument, str_cat("nodes must be 1..9, not ", o.nodes));
+  }
+  if (o.spares > 4) {
+    return Status(ErrorCode::kInvalidArgument, str_cat("spares must be 0..4, not ", o.spares));
+  }
+  if (o.lease_reads && (!o.check_quorum || o.faults.min_tick_rate == 0)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "lease_reads needs check_quorum and min_tick_rate >= 1");
   }
   if (o.heartbeat_tick == 0 || o.election_tick <= o.heartbeat_tick || o.max_inflight_msgs == 0 ||
       o.max_size_per_msg == 0) {

@@ -72,8 +72,8 @@ TEST(Paper_5_1, PreCandidateLearnsHigherTermFromRefusal) {
   EXPECT_EQ(c.node(3).term(), Term{1});
 }
 
-// Raft §5.1: "If a server receives a request with a stale term number, it rejects the request."
-// Without check-quorum and pre-vote, rejecting means ignoring: no state change, no answer.
+// Raft §5.1: "If a server receives a request with a stale term number, it rejects the request",
+// and Figure 2 has the refusal carry the current term so the sender learns it. No state change.
 TEST(Paper_5_1, StaleTermMessagesAreIgnored) {
   Cluster c(plain_raft());
   c.elect(1);  // term 1
@@ -101,13 +101,21 @@ TEST(Paper_5_1, StaleTermMessagesAreIgnored) {
   c.inject(hb);
   ASSERT_EQ(c.deliver_to(3), 3u);
 
-  // Node 3 is unmoved: same term, vote, leader and log, and it says nothing.
+  // Node 3 is unmoved: same term, vote, leader and log; each request gets a refusal in term 2.
   EXPECT_EQ(c.node(3).term(), Term{2});
   EXPECT_EQ(c.node(3).leader(), NodeId{2});
   c.process_readies();
   EXPECT_EQ(c.storage(3).hard_state().vote, NodeId{2});
   EXPECT_EQ(c.log_terms(3), (std::vector<std::uint64_t>{1, 2}));
-  EXPECT_EQ(c.count_in_flight([](const Message& m) { return m.from == NodeId{3}; }), 0u);
+  auto answers = c.take_matching([](const Message& m) { return m.from == NodeId{3}; });
+  ASSERT_EQ(answers.size(), 3u);
+  for (const Message& m : answers) {
+    EXPECT_EQ(m.to, NodeId{1}) << describe(m);
+    EXPECT_EQ(m.term, Term{2}) << describe(m);
+    EXPECT_TRUE(m.type == MessageType::kAppendResponse ||
+                (m.type == MessageType::kVoteResponse && m.reject))
+        << describe(m);
+  }
 }
 
 // Raft §5.1 with check-quorum and pre-vote (thesis §6.2, §9.6): a stale leader cut off from

@@ -41,6 +41,9 @@ struct FaultOptions {
   std::uint32_t pause = 4;            // per round: a node stops (no ticks, no I/O) for a while
   std::uint32_t max_pause = 40;       // rounds
   std::uint32_t min_tick_rate = 700;  // per node: chance per round to tick (clock drift)
+  std::uint32_t snapshot = 20;        // per round: a node snapshots its state and compacts
+  std::uint32_t conf_change = 12;     // per round: the leader is asked for a membership change
+  std::uint32_t transfer = 4;         // per round: the leader is asked to hand over leadership
 };
 
 /// One simulation run.
@@ -58,6 +61,8 @@ struct SimOptions {
   std::uint32_t heartbeat_tick = 2;
   std::uint32_t max_inflight_msgs = 4;  // small, so flow control is exercised
   std::uint32_t max_size_per_msg = 96;  // bytes: Appends carry a few entries each
+  std::uint32_t spares = 2;  // extra node ids, empty at start, that membership changes may add
+  bool lease_reads = false;  // ReadMode::kLease (drift bound derived from min_tick_rate)
   FaultOptions faults;
 
   /// "nodes=3 seed=1 ..." — every field, parseable by parse().
@@ -80,8 +85,12 @@ struct SimReport {
   std::uint64_t crashes = 0;
   std::uint64_t ops_completed = 0;
   std::uint64_t ops_indeterminate = 0;
-  std::uint64_t ops_failed = 0;          // definitely not applied (refused or overwritten)
-  bool linearizability_unknown = false;  // the checker ran out of budget
+  std::uint64_t ops_failed = 0;           // definitely not applied (refused or overwritten)
+  std::uint64_t reads_served = 0;         // reads answered through ReadIndex (or the lease)
+  std::uint64_t snapshots_installed = 0;  // snapshots a follower received and installed
+  std::uint64_t conf_changes = 0;         // configuration entries applied (first time each)
+  std::uint64_t transfers = 0;            // transfers that ended with the target leading
+  bool linearizability_unknown = false;   // the checker ran out of budget
 
   bool ok() const { return violations.empty(); }
   /// One line of counts, e.g. for a progress display.

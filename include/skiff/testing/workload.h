@@ -23,6 +23,13 @@ class StateMachine {
   virtual std::string apply(std::string_view command) = 0;
   /// A digest of the whole state; replicas that applied the same prefix must agree.
   virtual std::string fingerprint() const = 0;
+  /// The whole state, serialized: what a snapshot carries (Raft §7).
+  virtual std::string snapshot() const = 0;
+  /// Replaces the whole state with one that snapshot() produced.
+  virtual void restore(std::string_view snapshot) = 0;
+  /// Answers a read-only command (one Workload::is_read accepts) from the current state,
+  /// without changing it. Reads are served through ReadIndex, never through the log.
+  virtual std::string read(std::string_view command) const = 0;
 };
 
 /// The application under simulation.
@@ -36,6 +43,12 @@ class Workload {
                                    std::uint64_t seq) const = 0;
   /// The sequential specification the recorded history must be linearizable against.
   virtual Model model() const = 0;
+  /// Whether `command` only reads: the simulator then serves it with RawNode::read_index and
+  /// StateMachine::read instead of proposing it. Default: every command goes through the log.
+  virtual bool is_read(std::string_view command) const {
+    (void)command;
+    return false;
+  }
 };
 
 /// The built-in workload: a few string registers with put, get and compare-and-set, encoded
@@ -49,6 +62,8 @@ class KvWorkload final : public Workload {
   std::string next_command(Chooser& chooser, std::uint64_t client,
                            std::uint64_t seq) const override;
   Model model() const override { return kv_model(); }
+  /// "get" commands are reads.
+  bool is_read(std::string_view command) const override;
 
  private:
   std::uint32_t keys_;
