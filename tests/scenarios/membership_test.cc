@@ -137,6 +137,36 @@ TEST(Membership, RemovedFollowerGetsNothingMore) {
   EXPECT_EQ(to3, 0);
 }
 
+// A removed node's votes are ignored: once voters are {1,2}, node 2 needs node 1's vote, and a
+// grant from the removed node 3 (forged here: node 3 would still answer if asked) does not make
+// it leader, in the pre-vote or in the real election.
+TEST(Membership, RemovedNodesVotesAreIgnored) {
+  Cluster c;
+  c.elect(1);
+  ASSERT_TRUE(c.propose_conf_change(1, conf_change({remove_node(3)})).ok());
+  c.stabilize();
+  ASSERT_EQ(c.node(2).status().config, members({1, 2}));
+  ASSERT_TRUE(c.node(2).status().config_committed);
+
+  c.partition({{1}, {2, 3}});
+  c.run_ticks(12);  // node 2's lease on leader 1 runs out (check-quorum)
+  ASSERT_TRUE(c.campaign(2).ok());
+  c.process_readies();
+  EXPECT_EQ(c.count_in_flight(msg_is(MessageType::kPreVote, 2, 3)), 0u);
+  for (MessageType t : {MessageType::kPreVoteResponse, MessageType::kVoteResponse}) {
+    Message grant;
+    grant.type = t;
+    grant.from = NodeId{3};
+    grant.to = NodeId{2};
+    grant.term = c.node(2).term().next();
+    c.inject(grant);
+    c.deliver_to(2);
+    EXPECT_NE(c.node(2).role(), Role::kLeader) << to_string(t);
+    EXPECT_NE(c.node(2).role(), Role::kCandidate) << "a pre-vote quorum of {2,3} was counted";
+  }
+  EXPECT_EQ(c.node(2).counters().leader_elected, 0u);
+}
+
 // Thesis §4.3: changing two voters at once (4 in, 3 out) goes through C(old,new), which needs
 // a majority of both. Node 1 can reach only node 4: {1,4} is a majority of the new voters
 // {1,2,4} but not of the old {1,2,3}, so the joint entry waits. Once it commits, the leader
