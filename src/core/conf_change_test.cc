@@ -528,5 +528,33 @@ TEST(ConfChangeDescribe, NamesEachStepAndTheTransition) {
   EXPECT_EQ(describe(leave_joint()).substr(0, 11), "leave-joint");
 }
 
+// A change naming node 0 is malformed even when its result is valid: the request is handed
+// back to the application with the committed entry.
+TEST(ConfChangeEntryFormat, ChangeNamingNodeZeroIsCorruption) {
+  const ConfChangeEntry payload{.change = ConfChange{.changes = {add_voter(0)}},
+                                .result = members({1, 2})};
+  auto decoded = decode_conf_change_entry(encode_conf_change_entry(payload).view());
+  EXPECT_EQ(decoded.status().code(), ErrorCode::kCorruption);
+}
+
+// A membership without voters could never decide; apply_conf_change never produces one, so an
+// entry carrying one is corrupt (as a snapshot without voters is refused at the gateway).
+TEST(ConfChangeEntryFormat, ResultWithoutVotersIsCorruption) {
+  for (const ConfState& no_voter :
+       {ConfState{}, ConfState{.learners = ids({1})}, ConfState{.voters_outgoing = ids({1, 2})}}) {
+    auto decoded = decode_conf_change_entry(
+        encode_conf_change_entry(ConfChangeEntry{.result = no_voter}).view());
+    EXPECT_EQ(decoded.status().code(), ErrorCode::kCorruption) << describe(no_voter);
+  }
+}
+
+TEST(ConfChangeDescribe, MatchesItsDocumentedForm) {
+  const ConfChange cc{.changes = {add_voter(4),
+                                  ConfChangeSingle{ConfChangeType::kAddLearner, NodeId{5}},
+                                  ConfChangeSingle{ConfChangeType::kRemoveNode, NodeId{3}}}};
+  EXPECT_EQ(describe(cc), "+v4 +l5 -3");
+  EXPECT_EQ(describe(ConfChange{}), "leave-joint");
+}
+
 }  // namespace
 }  // namespace skiff

@@ -501,5 +501,19 @@ TEST_F(StepValidationTest, EveryRejectionIsCounted) {
   EXPECT_EQ(node_->counters().messages_rejected, 3U);
 }
 
+// A configuration entry whose membership has no voter is refused at the gateway, like a
+// snapshot without one: a follower acting on it could never elect a leader again.
+TEST(ValidateMessage, ConfigurationEntryWithoutVotersIsRefused) {
+  for (const ConfState& no_voter : {ConfState{}, ConfState{.learners = {NodeId{1}}},
+                                    ConfState{.voters_outgoing = {NodeId{1}, NodeId{2}}}}) {
+    Message m = append();
+    m.entries[1] = Entry{.term = Term{3},
+                         .index = Index{9},
+                         .type = EntryType::kConfChange,
+                         .data = encode_conf_change_entry(ConfChangeEntry{.result = no_voter})};
+    expect_invalid(m, "no voter");
+  }
+}
+
 }  // namespace
 }  // namespace skiff::detail
