@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/assert.h"
+#include "core/startup.h"
 #include "core/str.h"
 #include "core/validate_message.h"
 
@@ -46,84 +47,11 @@ Result<std::unique_ptr<Raft>> Raft::create(const Config& config, const LogStorag
   if (Status s = config.validate(); !s.ok()) {
     return s;
   }
-  auto init = storage.initial_state();
-  if (!init.ok()) {
-    return init.status();
+  auto start = load_start_state(config, storage);
+  if (!start.ok()) {
+    return start.status();
   }
-  if (Status s = check_conf_state(init->conf_state); !s.ok()) {
-    return Status(ErrorCode::kCorruption, str_cat("stored ", s.message()));
-  }
-  const HardState& hs = init->hard_state;
-  const Index last = storage.last_index();
-  if (storage.first_index() > last + 1) {
-    return Status(ErrorCode::kCorruption, str_cat("storage first index ", storage.first_index(),
-                                                  " is past last index ", last, " + 1"));
-  }
-  auto snapshot = storage.snapshot();
-  if (!snapshot.ok()) {
-    return snapshot.status();
-  }
-  const Index snap_index = snapshot->meta.last.index;
-  if (snap_index + 1 < storage.first_index()) {
-    return Status(ErrorCode::kCorruption,
-                  str_cat("storage compacted up to ", storage.first_index() - 1,
-                          " but its snapshot only covers up to ", snap_index));
-  }
-  if (snap_index > last) {
-    return Status(ErrorCode::kCorruption,
-                  str_cat("stored snapshot at ", snap_index, " is past the last index ", last));
-  }
-  // A snapshot covers committed entries only; a commit index persisted lazily may lag it.
-  const Index commit = std::max(hs.commit, snap_index);
-  if (commit > last) {
-    return Status(ErrorCode::kCorruption, str_cat("stored commit index ", hs.commit,
-                                                  " is past the last stored entry ", last));
-  }
-  // Entries and hard state are persisted together (Ready contract), and a node only accepts
-  // entries from leaders of its own term: a last entry above the stored term means the
-  // storage lost or mixed writes.
-  auto last_term = storage.term(last);
-  if (!last_term.ok()) {
-    return last_term.status();
-  }
-  if (*last_term > hs.term) {
-    return Status(ErrorCode::kCorruption,
-                  str_cat("last stored entry ", describe(EntryId{*last_term, last}),
-                          " has a term above the stored term ", hs.term));
-  }
-  if (config.applied > commit) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        str_cat("Config::applied ", config.applied, " is past the stored commit index ", commit));
-  }
-  if (config.applied < snap_index) {
-    return Status(
-        ErrorCode::kInvalidArgument,
-        str_cat("Config::applied ", config.applied, " is below the stored snapshot at ", snap_index,
-                ": restore the state machine from the snapshot and set applied to its "
-                "index"));
-  }
-  std::unique_ptr<Raft> raft(new Raft(config, storage, *init, snap_index, commit));
-  // Thesis §4.1: the latest configuration in the log is in effect, committed or not: replay
-  // the configuration entries stored after the snapshot.
-  const Index from = std::max(snap_index + 1, storage.first_index());
-  for (Index lo = from; lo <= last;) {
-    auto ents = storage.entries(lo, last + 1, 4 << 20);
-    if (!ents.ok()) {
-      return ents.status();
-    }
-    if (ents->empty()) {
-      break;
-    }
-    for (const Entry& e : *ents) {
-      if (e.type == EntryType::kConfChange) {
-        if (Status s = raft->membership_.on_append(e.index, {e}); !s.ok()) {
-          return s;
-        }
-      }
-    }
-    lo = ents->back().index + 1;
-  }
+  std::unique_ptr<Raft> raft(new Raft(config, storage, std::move(start).value()));
   raft->apply_membership();
   raft->log(LogLevel::kInfo,
             str_cat("node ", raft->id_, " starts at term ", raft->term_, ", ",
@@ -131,14 +59,13 @@ Result<std::unique_ptr<Raft>> Raft::create(const Config& config, const LogStorag
   return raft;
 }
 
-Raft::Raft(const Config& config, const LogStorage& storage, const InitialState& init,
-           Index snapshot_index, Index commit)
+Raft::Raft(const Config& config, const LogStorage& storage, StartState start)
     : config_(config),
       id_(config.id),
-      term_(init.hard_state.term),
-      vote_(init.hard_state.vote),
-      log_(storage, commit, config.applied),
-      membership_(snapshot_index, init.conf_state),
+      term_(start.hard_state.term),
+      vote_(start.hard_state.vote),
+      log_(storage, start.commit, config.applied),
+      membership_(std::move(start.membership)),
       lease_guard_at_start_(config.read_mode == ReadMode::kLease),
       rng_(config.seed, config.id.value) {
   become_follower(term_, kNoNode);

@@ -16,6 +16,7 @@
 #include "core/raft_log.h"
 #include "core/read_only.h"
 #include "core/rng.h"
+#include "core/startup.h"
 #include "skiff/conf_change.h"
 #include "skiff/config.h"
 #include "skiff/log_storage.h"
@@ -110,8 +111,7 @@ class Raft {
   void check_invariants() const;
 
  private:
-  Raft(const Config& config, const LogStorage& storage, const InitialState& init,
-       Index snapshot_index, Index commit);
+  Raft(const Config& config, const LogStorage& storage, StartState start);
 
   // Role transitions.
   void become_follower(Term term, NodeId lead);
