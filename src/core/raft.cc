@@ -1003,7 +1003,8 @@ Status Raft::step_leader(const Message& m) {
   switch (m.type) {
     case MessageType::kPropose: {
       std::vector<Entry> ents = m.entries;
-      if (!append_entries(std::move(ents))) {
+      // During a transfer nothing new is appended (thesis §3.10), forwarded or not.
+      if (leader_state().transfer_target != kNoNode || !append_entries(std::move(ents))) {
         ++counters_.proposals_dropped;
         log(LogLevel::kDebug, str_cat("node ", id_, " drops forwarded proposal from ", m.from));
       }

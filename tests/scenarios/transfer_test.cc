@@ -105,6 +105,23 @@ TEST(Transfer, Pitfall17_TransferToACutOffTargetAbortsAndTheLeaderResumes) {
   EXPECT_EQ(c.applied(2), (std::vector<std::string>{"a", "b"}));
 }
 
+// Thesis §3.10: nothing new is appended during a transfer, including proposals a follower
+// forwards (Config::forward_proposals): they are dropped and counted, not appended.
+TEST(Transfer, ForwardedProposalsAreDroppedDuringATransfer) {
+  Cluster c({.tweak = [](Config& cfg) { cfg.forward_proposals = true; }});
+  c.elect(1);
+  c.isolate(3);  // the transfer cannot finish while the proposal arrives
+  ASSERT_TRUE(c.transfer_leadership(1, 3).ok());
+  const Index last = c.node(1).last_index();
+  const std::uint64_t dropped = c.node(1).counters().proposals_dropped;
+  auto p = c.propose(2, "forwarded");
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->forwarded_to, NodeId{1});
+  c.stabilize();
+  EXPECT_EQ(c.node(1).last_index(), last);
+  EXPECT_EQ(c.node(1).counters().proposals_dropped, dropped + 1);
+}
+
 // PITFALLS #17 under load: clients propose five writes per tick to whoever leads while the
 // leader hands over to node 3, which missed twenty. Either node 3 leads or the transfer was
 // abandoned and node 1 leads; either way every write that was acknowledged (committed at the
