@@ -122,24 +122,9 @@ void Raft::become_candidate() {
 void Raft::become_leader() {
   reset(term_);
   lead_ = id_;
-  LeaderState leader;
-  const Index next = log_.last_index() + 1;
-  auto add = [&](NodeId id) {
-    Progress pr(next, config_.max_inflight_msgs, config_.max_inflight_bytes);
-    if (id == id_) {
-      // The leader's own acknowledgement is its durable log, nothing more (PITFALLS #10).
-      pr.maybe_update(log_.persisted_index());
-      pr.become_replicate();
-      pr.set_recent_active(true);
-    }
-    leader.progress.emplace(id, std::move(pr));
-  };
-  for (NodeId id : voters_.ids()) {
-    add(id);
-  }
-  for (NodeId id : learners_) {
-    add(id);
-  }
+  LeaderState leader(config_);
+  leader.progress.sync(voters_, learners_, log_.last_index() + 1, id_, log_.persisted_index(),
+                       /*new_active=*/false);
   if (config_.max_uncommitted_size > 0) {
     // Count what earlier terms left uncommitted so the limit holds across leadership changes
     // (PITFALLS #14), not just within one term.
@@ -268,15 +253,7 @@ bool Raft::in_lease() const {
 }
 
 bool Raft::check_quorum_active() {
-  auto& progress = leader_state().progress;
-  const VoteResult result = voters_.vote_result([&](NodeId id) -> std::optional<bool> {
-    auto it = progress.find(id);
-    return it != progress.end() && (id == id_ || it->second.recent_active());
-  });
-  for (auto& [id, pr] : progress) {
-    pr.set_recent_active(id == id_);
-  }
-  return result == VoteResult::kWon;
+  return leader_state().progress.quorum_active(voters_, id_);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -697,9 +674,7 @@ void Raft::release_reads() {
 // Leader
 
 Progress* Raft::progress(NodeId id) {
-  auto& progress = leader_state().progress;
-  auto it = progress.find(id);
-  return it == progress.end() ? nullptr : &it->second;
+  return leader_state().progress.get(id);
 }
 
 bool Raft::append_entries(std::vector<Entry> ents, bool force) {
@@ -752,24 +727,9 @@ void Raft::apply_membership() {
     return;
   }
   LeaderState& leader = leader_state();
-  std::set<NodeId> members = voters_.ids();
-  members.insert(learners_.begin(), learners_.end());
-  for (auto it = leader.progress.begin(); it != leader.progress.end();) {
-    it = members.contains(it->first) ? std::next(it) : leader.progress.erase(it);
-  }
-  for (NodeId id : members) {
-    if (leader.progress.contains(id)) {
-      continue;
-    }
-    Progress pr(log_.last_index() + 1, config_.max_inflight_msgs, config_.max_inflight_bytes);
-    if (id == id_) {
-      pr.maybe_update(log_.persisted_index());
-      pr.become_replicate();
-    }
-    // A new member counts as active until the next quorum check, like every member of a
-    // new leader's configuration.
-    pr.set_recent_active(true);
-    leader.progress.emplace(id, std::move(pr));
+  // A new member counts as active until the next quorum check, as all do at an election.
+  if (leader.progress.sync(voters_, learners_, log_.last_index() + 1, id_, log_.persisted_index(),
+                           /*new_active=*/true)) {
     broadcast_append();
   }
   if (leader.transfer_target != kNoNode && !voters_.contains(leader.transfer_target)) {
@@ -825,14 +785,7 @@ void Raft::on_committed_handed_out(const std::vector<Entry>& ents) {
 }
 
 bool Raft::maybe_commit() {
-  auto& progress = leader_state().progress;
-  const Index index = voters_.committed_index([&](NodeId id) -> std::optional<Index> {
-    auto it = progress.find(id);
-    if (it == progress.end()) {
-      return std::nullopt;
-    }
-    return it->second.match();
-  });
+  const Index index = leader_state().progress.committed(voters_);
   // Raft §5.4.2, Figure 8: only an entry of the current term is committed by counting
   // replicas; earlier entries commit with it (PITFALLS #1).
   return log_.maybe_commit(index, term_);
@@ -883,7 +836,7 @@ void Raft::flush_broadcast() {
   LeaderState& leader = leader_state();
   if (leader.broadcast_pending) {
     leader.broadcast_pending = false;
-    for (auto& [id, pr] : leader.progress) {
+    for (auto& [id, pr] : leader.progress.peers()) {
       if (id != id_) {
         send_appends_to(id, pr.can_bump_commit(log_.committed()));
       }
@@ -977,7 +930,7 @@ bool Raft::send_snapshot(NodeId to, Progress& pr) {
 void Raft::broadcast_heartbeat() {
   LeaderState& leader = leader_state();
   const std::uint64_t round = leader.reads.start_round();
-  for (auto& [id, pr] : leader.progress) {
+  for (auto& [id, pr] : leader.progress.peers()) {
     if (id != id_) {
       send_heartbeat(id, round);
     }
@@ -1325,27 +1278,7 @@ NodeStatus Raft::status() const {
   if (const auto* leader = std::get_if<LeaderState>(&role_)) {
     st.transfer_target = leader->transfer_target;
     st.pending_reads = leader->reads.pending();
-    for (const auto& [id, pr] : leader->progress) {
-      PeerProgress p;
-      p.match = pr.match();
-      p.next = pr.next();
-      switch (pr.state()) {
-        case ProgressState::kProbe:
-          p.state = ReplicationState::kProbe;
-          break;
-        case ProgressState::kReplicate:
-          p.state = ReplicationState::kReplicate;
-          break;
-        case ProgressState::kSnapshot:
-          p.state = ReplicationState::kSnapshot;
-          break;
-      }
-      p.inflight = pr.inflights().count();
-      p.pending_snapshot = pr.pending_snapshot();
-      p.recent_active = pr.recent_active();
-      p.learner = !voters_.contains(id);
-      st.progress.emplace(id, p);
-    }
+    st.progress = leader->progress.status(voters_);
   }
   return st;
 }
@@ -1356,28 +1289,10 @@ void Raft::check_invariants() const {
   SKIFF_ASSERT(role() != Role::kCandidate || vote_ == id_, "a candidate votes for itself");
   if (const auto* leader = std::get_if<LeaderState>(&role_)) {
     SKIFF_ASSERT(lead_ == id_, str_cat("leader ", id_, " names ", lead_, " as leader"));
-    for (const auto& [id, pr] : leader->progress) {
-      pr.check_invariants();
-      SKIFF_ASSERT(pr.match() <= log_.last_index(),
-                   str_cat("progress of ", id, " ", pr.describe(), " past ", log_.describe()));
-    }
-    std::set<NodeId> members = voters_.ids();
-    members.insert(learners_.begin(), learners_.end());
-    SKIFF_ASSERT(leader->progress.size() == members.size(),
-                 str_cat("leader ", id_, " tracks ", leader->progress.size(),
-                         " peers for configuration ", describe(membership_.current())));
-    for (NodeId id : members) {
-      SKIFF_ASSERT(leader->progress.contains(id),
-                   str_cat("leader ", id_, " has no progress for member ", id));
-    }
+    leader->progress.check_invariants(voters_, learners_, log_.last_index(), id_,
+                                      log_.persisted_index());
     SKIFF_ASSERT(leader->transfer_target == kNoNode || voters_.contains(leader->transfer_target),
                  str_cat("leader ", id_, " transfers to non-voter ", leader->transfer_target));
-    auto self = leader->progress.find(id_);
-    if (self != leader->progress.end()) {
-      SKIFF_ASSERT(self->second.match() <= log_.persisted_index(),
-                   str_cat("leader counts itself at ", self->second.match(),
-                           " but has persisted only ", log_.persisted_index()));
-    }
   }
 }
 

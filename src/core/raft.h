@@ -17,6 +17,7 @@
 #include "core/read_only.h"
 #include "core/rng.h"
 #include "core/startup.h"
+#include "core/tracker.h"
 #include "skiff/conf_change.h"
 #include "skiff/config.h"
 #include "skiff/log_storage.h"
@@ -38,8 +39,11 @@ struct CandidateState {
   std::map<NodeId, bool> votes;
 };
 struct LeaderState {
+  explicit LeaderState(const Config& config)
+      : progress(config.max_inflight_msgs, config.max_inflight_bytes) {}
+
   // One entry per voter and learner, this node included (its match = its durable log).
-  std::map<NodeId, Progress> progress;
+  ProgressTracker progress;
   // Payload bytes of uncommitted entries in the log (Config::max_uncommitted_size).
   std::uint64_t uncommitted_size = 0;
   // Followers need Appends (new entries or a commit to learn); sent when the Ready is built,
