@@ -139,7 +139,8 @@ class RawNode {
   Index last_index() const;
   /// The membership in effect at applied_index(): store it with a snapshot taken there. Empty
   /// (no voters) when this node cannot know it: it joined with an empty log and has not yet
-  /// applied the configuration entry that added it; take no snapshot until then.
+  /// applied the configuration entry that added it, or a snapshot from the leader is waiting
+  /// to be installed; take no snapshot until then.
   ConfState applied_conf_state() const;
   /// Role, indexes, membership and (on the leader) every peer's progress.
   NodeStatus status() const;

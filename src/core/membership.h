@@ -23,8 +23,10 @@ class Membership {
   const ConfState& current() const;
   /// Index of the entry that set current() (the base index if none).
   Index current_index() const;
+  /// Index of the base (snapshot or bootstrap): at() answers for indexes from here on.
+  Index base_index() const { return items_.front().index; }
   /// The configuration in effect at `index` (the latest at or before it). Precondition:
-  /// index >= the base index.
+  /// index >= base_index().
   const ConfState& at(Index index) const;
 
   /// Entries were written to the log from `from` on, replacing anything at or after it:

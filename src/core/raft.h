@@ -101,7 +101,12 @@ class Raft {
   std::vector<ReadState>& read_states() { return read_states_; }
   const std::vector<ReadState>& read_states() const { return read_states_; }
   /// The membership in effect at the applied index.
-  ConfState applied_conf_state() const { return membership_.at(log_.applied()); }
+  /// The membership in effect at the applied index; empty while a snapshot from the leader
+  /// waits to be installed (the log it replaced held that membership).
+  ConfState applied_conf_state() const {
+    return log_.applied() < membership_.base_index() ? ConfState{}
+                                                      : membership_.at(log_.applied());
+  }
   NodeStatus status() const;
 
   NodeId id() const { return id_; }

@@ -126,6 +126,30 @@ TEST(Snapshots, Pitfall7b_SnapshotOlderThanTheCommitIsIgnored) {
   EXPECT_EQ(answers[0].index, commit);
 }
 
+// Between receiving a snapshot and installing it, the membership at the applied index is no
+// longer in the log: applied_conf_state() says so (no voters) instead of failing, and status()
+// still answers. Once installed, both describe the snapshot.
+TEST(Snapshots, MembershipQueriesWhileASnapshotWaitsToBeInstalled) {
+  Cluster c;
+  c.elect(1);
+  c.isolate(3);
+  write(c, 1, "a", 4);
+  const Index snap = c.take_snapshot(1);
+  ASSERT_GT(snap, c.node(3).commit_index());
+
+  c.heal();
+  c.take_matching([](const Message& m) { return m.to == NodeId{3}; });
+  c.inject(snapshot_msg(1, 3, c.node(1).term(), *c.storage(1).snapshot()));
+  ASSERT_EQ(c.deliver_to(3), 1u);
+  EXPECT_TRUE(c.node(3).applied_conf_state().voters.empty());
+  EXPECT_EQ(c.node(3).status().commit, snap);
+  EXPECT_EQ(c.node(3).status().config, members({1, 2, 3}));
+
+  c.process_ready(3);
+  EXPECT_EQ(c.node(3).applied_index(), snap);
+  EXPECT_EQ(c.node(3).applied_conf_state(), members({1, 2, 3}));
+}
+
 // PITFALLS #7b, the issue's case: "a snapshot arriving while a follower has a longer matching
 // log must not truncate it". Node 3 holds e, f, g, h (indexes 4-7) but knows only 3 is
 // committed; the leader committed f with node 2 and snapshots at 5. The snapshot matches node
