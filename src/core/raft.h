@@ -104,8 +104,7 @@ class Raft {
   /// The membership in effect at the applied index; empty while a snapshot from the leader
   /// waits to be installed (the log it replaced held that membership).
   ConfState applied_conf_state() const {
-    return log_.applied() < membership_.base_index() ? ConfState{}
-                                                      : membership_.at(log_.applied());
+    return log_.applied() < membership_.base_index() ? ConfState{} : membership_.at(log_.applied());
   }
   NodeStatus status() const;
 

@@ -109,6 +109,9 @@ class Run {
   void resolve(Client& c, bool completed, const std::string& output);
   void fail(Client& c);
   void drop_read(Client& c);
+  // Records client `k`'s call of `command` in the history and makes it the client's pending
+  // operation on its target node.
+  Pending& begin_operation(std::size_t k, const std::string& command);
 
   // --- checks ---
   void check_new_entries(std::uint64_t id, const std::vector<Entry>& ents);
@@ -992,20 +995,9 @@ void Run::issue(std::size_t k) {
       c.target = pick_node();
       return;
     }
-    Operation op;
-    op.client = k;
-    op.input = command;
-    op.call = ++clock_;
-    history_.push_back(op);
-    failed_.push_back(false);
-    Pending p;
-    p.op = history_.size() - 1;
-    p.node = c.target;
-    p.incarnation = nodes_.at(c.target).incarnation;
-    p.deadline = round_ + o_.client_timeout;
+    Pending& p = begin_operation(k, command);
     p.read = true;
     p.context = context;
-    c.pending = p;
     event(str_cat("client ", k, " -> ", c.target, ": ", command, " as ", context));
     return;
   }
@@ -1018,19 +1010,7 @@ void Run::issue(std::size_t k) {
     }
     return;  // refused before anything was appended: not part of the history
   }
-  Operation op;
-  op.client = k;
-  op.input = command;
-  op.call = ++clock_;
-  history_.push_back(op);
-  failed_.push_back(false);
-  Pending pending;
-  pending.op = history_.size() - 1;
-  pending.node = c.target;
-  pending.incarnation = nodes_.at(c.target).incarnation;
-  pending.id = p->id;
-  pending.deadline = round_ + o_.client_timeout;
-  c.pending = pending;
+  begin_operation(k, command).id = p->id;
   event(str_cat("client ", k, " -> ", c.target, ": ", command, " at ", describe(p->id)));
 }
 
@@ -1051,6 +1031,23 @@ void Run::resolve(Client& c, bool completed, const std::string& output) {
   event(str_cat("client ", op.client, completed ? " <- " : " gave up on ", op.input,
                 completed ? ": " + output : std::string()));
   c.pending.reset();
+}
+
+Pending& Run::begin_operation(std::size_t k, const std::string& command) {
+  Client& c = clients_[k];
+  Operation op;
+  op.client = k;
+  op.input = command;
+  op.call = ++clock_;
+  history_.push_back(op);
+  failed_.push_back(false);
+  Pending p;
+  p.op = history_.size() - 1;
+  p.node = c.target;
+  p.incarnation = nodes_.at(c.target).incarnation;
+  p.deadline = round_ + o_.client_timeout;
+  c.pending = p;
+  return *c.pending;
 }
 
 void Run::drop_read(Client& c) {
