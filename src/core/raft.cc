@@ -705,8 +705,9 @@ bool Raft::append_entries(std::vector<Entry> ents, bool force) {
 
 void Raft::log_written(Index from, const std::vector<Entry>& ents) {
   const bool had_later = membership_.current_index() >= from;
-  const bool has_conf = std::any_of(
-      ents.begin(), ents.end(), [](const Entry& e) { return e.type == EntryType::kConfChange; });
+  const bool has_conf = std::any_of(ents.begin(), ents.end(), [&](const Entry& e) {
+    return e.type == EntryType::kConfChange && e.index >= from;
+  });
   if (!had_later && !has_conf) {
     return;
   }
@@ -727,7 +728,8 @@ void Raft::apply_membership() {
     return;
   }
   LeaderState& leader = leader_state();
-  // A new member counts as active until the next quorum check, as all do at an election.
+  // A member added by a configuration change counts as active until the next quorum check,
+  // so that adding a voter cannot make check-quorum fail at once.
   if (leader.progress.sync(voters_, learners_, log_.last_index() + 1, id_, log_.persisted_index(),
                            /*new_active=*/true)) {
     broadcast_append();
