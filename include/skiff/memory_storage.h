@@ -8,13 +8,14 @@
 #include "skiff/log_storage.h"
 #include "skiff/result.h"
 #include "skiff/state.h"
+#include "skiff/storage.h"
 
 namespace skiff {
 
-/// An in-memory log storage. "Durable" here means "written to this object": a test that
-/// keeps the MemoryStorage of a node and recreates its core models a crash and restart.
-/// Not thread-safe: use it from the thread that drives the core.
-class MemoryStorage final : public LogStorage {
+/// An in-memory Storage. "Durable" here means "written to this object": a test that keeps the
+/// MemoryStorage of a node and recreates its core models a crash and restart. Not
+/// thread-safe: use it from the thread that drives the core.
+class MemoryStorage final : public Storage {
  public:
   /// An empty log with no members: a node that waits to be added to a group.
   MemoryStorage() = default;
@@ -27,23 +28,19 @@ class MemoryStorage final : public LogStorage {
   Index first_index() const override;
   Index last_index() const override;
   Result<Snapshot> snapshot() const override;
+  Status save(const WriteBatch& batch) override;
+  Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) override;
+  Status compact(Index index) override;
 
   /// Appends `entries`, which must be contiguous with increasing index and start no later
   /// than last_index() + 1. Existing entries from the first new index on are replaced (the
   /// core only hands out such overlaps after a real conflict). Entries at or below the
-  /// compaction point are ignored. Errors: kInvalidArgument on a gap or disorder.
+  /// compaction point or the snapshot's index are skipped. Errors: kInvalidArgument on a gap
+  /// or disorder. (save() is the Storage way to write a whole Ready.)
   Status append(const std::vector<Entry>& entries);
   /// Installs a snapshot received from a leader (Ready::snapshot): the whole log is replaced
   /// by it. kFailedPrecondition if it is older than the stored snapshot.
   Status apply_snapshot(Snapshot snapshot);
-  /// Records a snapshot the application took at `index` (at most last_index(), at least the
-  /// current snapshot's), with the membership in effect there (RawNode::applied_conf_state)
-  /// and the serialized state. Entries are kept: call compact() to drop them.
-  /// kInvalidArgument for a membership without voters or failing check_conf_state.
-  Status create_snapshot(Index index, ConfState conf_state, Bytes data);
-  /// Drops the entries up to `index`, which must not exceed the latest snapshot's index (the
-  /// snapshot stands in for them). Compacting at or below first_index() - 1 does nothing.
-  Status compact(Index index);
   /// Replaces the persisted hard state.
   void set_hard_state(const HardState& hs) { hard_state_ = hs; }
   /// Replaces the persisted membership.
@@ -52,6 +49,9 @@ class MemoryStorage final : public LogStorage {
   const HardState& hard_state() const { return hard_state_; }
 
  private:
+  // The errors append() owes for `entries` after a log ending at `last`.
+  static Status check_append(const std::vector<Entry>& entries, Index last);
+
   HardState hard_state_;
   // The bootstrap membership, replaced by the snapshot's once there is one.
   ConfState conf_state_;

@@ -15,4 +15,5 @@
 #include "skiff/snapshot.h"        // IWYU pragma: export
 #include "skiff/state.h"           // IWYU pragma: export
 #include "skiff/status.h"          // IWYU pragma: export
+#include "skiff/storage.h"         // IWYU pragma: export
 #include "skiff/types.h"           // IWYU pragma: export

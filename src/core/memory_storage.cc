@@ -1,5 +1,7 @@
 #include "skiff/memory_storage.h"
 
+#include <algorithm>
+
 #include "core/str.h"
 #include "skiff/conf_change.h"
 
@@ -48,24 +50,32 @@ Result<std::vector<Entry>> MemoryStorage::entries(Index lo, Index hi,
   return out;
 }
 
-Status MemoryStorage::append(const std::vector<Entry>& entries) {
-  if (entries.empty()) {
-    return Status();
-  }
+Status MemoryStorage::check_append(const std::vector<Entry>& entries, Index last) {
   for (std::size_t k = 1; k < entries.size(); ++k) {
     if (entries[k].index != entries[k - 1].index + 1) {
       return Status(ErrorCode::kInvalidArgument,
                     str_cat("append: entry ", entries[k].index, " follows ", entries[k - 1].index));
     }
   }
-  if (entries.front().index > last_index() + 1) {
+  if (!entries.empty() && entries.front().index > last + 1) {
     return Status(ErrorCode::kInvalidArgument,
                   str_cat("append: first entry ", entries.front().index,
-                          " leaves a gap after last index ", last_index()));
+                          " leaves a gap after last index ", last));
+  }
+  return Status();
+}
+
+Status MemoryStorage::append(const std::vector<Entry>& entries) {
+  if (entries.empty()) {
+    return Status();
+  }
+  if (Status s = check_append(entries, last_index()); !s.ok()) {
+    return s;
   }
   std::size_t skip = 0;
-  while (skip < entries.size() && entries[skip].index <= compacted_.index) {
-    ++skip;  // already compacted: committed and applied
+  const Index covered = std::max(compacted_.index, snapshot_.meta.last.index);
+  while (skip < entries.size() && entries[skip].index <= covered) {
+    ++skip;  // compacted or covered by the snapshot: committed and applied
   }
   if (skip == entries.size()) {
     return Status();
@@ -74,6 +84,35 @@ Status MemoryStorage::append(const std::vector<Entry>& entries) {
   entries_.resize(from - first_index());
   entries_.insert(entries_.end(), entries.begin() + static_cast<std::ptrdiff_t>(skip),
                   entries.end());
+  return Status();
+}
+
+Status MemoryStorage::save(const WriteBatch& batch) {
+  // Check everything first, so that a refused batch changes nothing (atomicity).
+  if (batch.snapshot && batch.snapshot->meta.last.index < snapshot_.meta.last.index) {
+    return Status(ErrorCode::kInvalidArgument,
+                  str_cat("save: ", describe(*batch.snapshot), " is older than the stored ",
+                          describe(snapshot_)));
+  }
+  if (!batch.entries.empty()) {
+    const Index last = batch.snapshot ? batch.snapshot->meta.last.index : last_index();
+    if (Status s = check_append(batch.entries, last); !s.ok()) {
+      return s;
+    }
+  }
+  if (batch.snapshot) {
+    const Status s = apply_snapshot(*batch.snapshot);
+    if (!s.ok()) {
+      return s;
+    }
+  }
+  const Status s = append(batch.entries);
+  if (!s.ok()) {
+    return s;
+  }
+  if (batch.hard_state) {
+    hard_state_ = *batch.hard_state;
+  }
   return Status();
 }
 
@@ -94,7 +133,7 @@ Status MemoryStorage::apply_snapshot(Snapshot snapshot) {
   return Status();
 }
 
-Status MemoryStorage::create_snapshot(Index index, ConfState conf_state, Bytes data) {
+Status MemoryStorage::create_snapshot(Index index, const ConfState& conf_state, Bytes data) {
   if (Status s = check_conf_state(conf_state); !s.ok()) {
     return Status(ErrorCode::kInvalidArgument, str_cat("create_snapshot: ", s.message()));
   }
@@ -115,7 +154,7 @@ Status MemoryStorage::create_snapshot(Index index, ConfState conf_state, Bytes d
   }
   snapshot_.meta.last = EntryId{*t, index};
   conf_state_ = conf_state;
-  snapshot_.meta.conf_state = std::move(conf_state);
+  snapshot_.meta.conf_state = conf_state;
   snapshot_.data = std::move(data);
   return Status();
 }

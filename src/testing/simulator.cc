@@ -775,18 +775,10 @@ void Run::process_ready(std::uint64_t id) {
   for (const Message& m : rd->messages) {
     send(m);
   }
-  if (rd->snapshot) {
-    if (Status s = n.storage.apply_snapshot(*rd->snapshot); !s.ok()) {
-      violation(str_cat("node ", id, " handed out an uninstallable snapshot: ", s.to_string()));
-      return;
-    }
-  }
-  if (Status s = n.storage.append(rd->entries); !s.ok()) {
-    violation(str_cat("node ", id, " handed out unappendable entries: ", s.to_string()));
+  // The Storage contract's atomic write of a whole Ready (skiff/storage.h).
+  if (Status s = n.storage.save(WriteBatch::from(*rd)); !s.ok()) {
+    violation(str_cat("node ", id, " handed out a Ready its storage refused: ", s.to_string()));
     return;
-  }
-  if (rd->hard_state) {
-    n.storage.set_hard_state(*rd->hard_state);
   }
   check_new_entries(id, rd->entries);
   for (const Message& m : rd->persisted_messages) {

@@ -84,4 +84,5 @@ endif()
 
 run("build the consumer" "${CMAKE_COMMAND}" --build "${CONSUMER_BINARY_DIR}")
 run("run the consumer" "${CONSUMER_BINARY_DIR}/app")
+run("run the installed conformance suite" "${CONSUMER_BINARY_DIR}/conformance")
 message(STATUS "install_consumer: passed")
