@@ -4,6 +4,7 @@
 #include "skiff/storage/lmdb_storage.h"
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -163,6 +164,34 @@ TEST(LmdbStorageOpen, AnotherClustersOrNodesDirectoryIsRefusedNamingBoth) {
   other.node_id = NodeId{2};
   EXPECT_EQ(LmdbStorage::open(other).status().code(), ErrorCode::kFailedPrecondition);
   EXPECT_TRUE(LmdbStorage::open(options(dir.path())).ok());  // its owner still opens it
+}
+
+// A directory written by a future (or foreign) format version is refused, not misread.
+TEST(LmdbStorageOpen, AnotherFormatVersionIsRefused) {
+  TempDir dir;
+  ASSERT_TRUE(LmdbStorage::open(options(dir.path())).ok());
+  {
+    // Rewrite the format record with raw LMDB, as a later version of skiff would have.
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 2);
+    ASSERT_EQ(mdb_env_open(env, dir.path().c_str(), 0, 0644), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi meta = 0;
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    char key[] = "format";
+    char version[4] = {2, 0, 0, 0};
+    MDB_val k{sizeof key - 1, key};
+    MDB_val v{sizeof version, version};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto s = LmdbStorage::open(options(dir.path()));
+  EXPECT_EQ(s.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("format version 2"), std::string::npos)
+      << s.status().message();
 }
 
 // Overwrites, inside data.mdb, the first occurrence of `from` with `to` (same length).
