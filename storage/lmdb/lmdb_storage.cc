@@ -17,6 +17,8 @@
 #include "skiff/conf_change.h"
 #include "storage/internal/record.h"
 
+#include <xxhash.h>
+
 namespace skiff {
 namespace {
 
@@ -47,16 +49,29 @@ Status lmdb_error(int rc, const std::string& what) {
   return Status(code, cat("lmdb: ", what, ": ", mdb_strerror(rc)));
 }
 
-std::string encode_entry(const Entry& e) {
-  std::string body;
-  put_u64(body, e.index.value);
-  put_u64(body, e.term.value);
-  body.push_back(static_cast<char>(e.type));
-  body.append(e.data.view());
-  std::string out;
-  put_u64(out, checksum(body));
-  out.append(body, 8, std::string::npos);  // the index is the key: not stored twice
-  return out;
+// The checksum of a log record covers its term, type and data, seeded with its index, so a
+// record moved to another key fails too.
+std::uint64_t entry_checksum(Index index, std::string_view after_checksum) {
+  return XXH3_64bits_withSeed(after_checksum.data(), after_checksum.size(), index.value);
+}
+
+// Checksum, term and type before the data.
+constexpr std::size_t kEntryHeader = 8 + 8 + 1;
+
+void put_le(char* p, std::uint64_t v) {
+  for (int k = 0; k < 8; ++k) {
+    p[k] = static_cast<char>((v >> (8 * k)) & 0xff);
+  }
+}
+
+// Encodes `e` into the kEntryHeader + e.data.size() bytes at `out`.
+void encode_entry_into(const Entry& e, char* out) {
+  put_le(out + 8, e.term.value);
+  out[16] = static_cast<char>(e.type);
+  if (!e.data.empty()) {
+    std::memcpy(out + kEntryHeader, e.data.data(), e.data.size());
+  }
+  put_le(out, entry_checksum(e.index, std::string_view(out + 8, kEntryHeader - 8 + e.data.size())));
 }
 
 Result<Entry> decode_entry(Index index, std::string_view value) {
@@ -70,10 +85,7 @@ Result<Entry> decode_entry(Index index, std::string_view value) {
   if (!r.u64(sum) || !r.u64(term) || !r.u8(type)) {
     return corrupt("truncated record");
   }
-  std::string body;
-  put_u64(body, index.value);
-  body.append(value.substr(8));
-  if (checksum(body) != sum) {
+  if (entry_checksum(index, value.substr(8)) != sum) {
     return corrupt("checksum mismatch");
   }
   if (type > static_cast<std::uint8_t>(EntryType::kConfChange)) {
@@ -625,8 +637,8 @@ Status LmdbStorage::save(const WriteBatch& batch) {
             return rc;
           }
         }
-        if (skip < batch.entries.size()) {
-          // Raft §5.3: drop the stored suffix from the first new index on, then append.
+        if (skip < batch.entries.size() && batch.entries[skip].index <= last) {
+          // Raft §5.3: drop the stored suffix from the first new index on.
           MDB_cursor* cursor = nullptr;
           if (int rc = mdb_cursor_open(txn, m.log, &cursor); rc != 0) {
             return rc;
@@ -646,15 +658,19 @@ Status LmdbStorage::save(const WriteBatch& batch) {
           if (rc != MDB_NOTFOUND) {
             return rc;
           }
+        }
+        if (skip < batch.entries.size()) {
           for (std::size_t j = skip; j < batch.entries.size(); ++j) {
             const Entry& e = batch.entries[j];
             const std::string key = index_key(e.index);
-            const std::string value = encode_entry(e);
             MDB_val ek = val(key);
-            MDB_val ev = val(value);
-            if (int put = mdb_put(txn, m.log, &ek, &ev, MDB_APPEND); put != 0) {
+            // Reserve the record in LMDB's page and encode into it: the payload is copied
+            // once, as a raw put would copy it.
+            MDB_val ev{kEntryHeader + e.data.size(), nullptr};
+            if (int put = mdb_put(txn, m.log, &ek, &ev, MDB_APPEND | MDB_RESERVE); put != 0) {
               return put;
             }
+            encode_entry_into(e, static_cast<char*>(ev.mv_data));
           }
           new_last = batch.entries.back().index;
         }

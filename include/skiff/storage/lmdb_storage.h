@@ -13,7 +13,8 @@
 //                         and checksum as the snapshot's conf state)
 //           compacted     u64 index, u64 term of the entry before the first stored one
 //   "log"   key: u64 index, big-endian (so LMDB's order is the log's order)
-//           value: u64 xxh3 checksum of (index, term, type, data), u64 term, u8 type, data
+//           value: u64 checksum, u64 term, u8 type, data — the checksum is xxh3 (64-bit)
+//           of everything after it, seeded with the index
 //
 // All integers little-endian unless stated. A whole WriteBatch is one write transaction (one
 // fsync when synced); reads use their own read-only transactions and never block the writer.
