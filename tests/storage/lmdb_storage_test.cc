@@ -5,10 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <lmdb.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -286,6 +290,46 @@ TEST(LmdbStorageMap, AMapAtItsMaximumFailsClearlyAndKeepsTheLog) {
   ASSERT_TRUE(all.ok()) << all.status().to_string();
   EXPECT_EQ(all->size(), last.value);
   EXPECT_EQ((*s)->initial_state()->hard_state.commit, last);
+}
+
+// A disk that fills up: a 2 MiB tmpfs mounted for the test (needs root and mount rights, as on
+// the CI machine; skipped elsewhere). The failing save reports the error; everything saved
+// before it is intact, also after reopening. (LMDB reports the short write as EIO.)
+TEST(LmdbStorageDiskFull, AFullDiskIsReportedAndTheLogIsKept) {
+  TempDir dir;
+  const std::string mnt = dir.path() + "/small";
+  std::filesystem::create_directory(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root): " << std::strerror(errno);
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mnt};
+  LmdbOptions o = options(mnt + "/node");
+  o.max_map_size = std::uint64_t{64} << 20;  // the disk, not the map, is the limit
+  auto s = LmdbStorage::open(o);
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  const std::string payload(32 * 1024, 'p');
+  Status failed;
+  std::uint64_t i = 1;
+  for (; i <= 200 && failed.ok(); ++i) {
+    failed = (*s)->save(batch({entry(i, 1, payload)}, HardState{Term{1}, NodeId{1}, Index{i}}));
+  }
+  ASSERT_FALSE(failed.ok()) << "a 2 MiB disk never filled up";
+  std::printf("disk full after %llu entries: %s\n", static_cast<unsigned long long>(i - 2),
+              failed.to_string().c_str());
+  EXPECT_EQ(failed.code(), ErrorCode::kStorage) << failed.to_string();
+  const Index last = (*s)->last_index();
+  EXPECT_EQ(last, Index{i - 2});
+  s = Result<std::unique_ptr<LmdbStorage>>(Status(ErrorCode::kUnavailable, "closed"));
+  auto again = LmdbStorage::open(o);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ((*again)->last_index(), last);
+  auto all = (*again)->entries(Index{1}, last + 1, UINT64_MAX);
+  ASSERT_TRUE(all.ok()) << all.status().to_string();
+  EXPECT_EQ(all->size(), last.value);
+  EXPECT_EQ((*again)->initial_state()->hard_state.commit, last);
 }
 
 }  // namespace
