@@ -19,30 +19,12 @@
 #include <string>
 
 #include "skiff/testing/storage_conformance.h"
+#include "support/temp_dir.h"
 
 namespace skiff {
 namespace {
 
-// A fresh directory under TMPDIR, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/skiff-lmdb-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    path_ = made != nullptr ? std::string(made) : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
-                                 std::filesystem::perm_options::add, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 ConfState voters(std::initializer_list<std::uint64_t> ids) {
   ConfState cs;

@@ -10,26 +10,12 @@
 #include <fstream>
 #include <string>
 
+#include "support/temp_dir.h"
+
 namespace skiff {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/skiff-snap-XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    path_ = made != nullptr ? std::string(made) : std::string();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test::TempDir;
 
 Snapshot snapshot(std::uint64_t index, std::uint64_t term, std::string data) {
   Snapshot s;
