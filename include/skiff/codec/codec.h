@@ -1,0 +1,117 @@
+// The codec: skiff's value types to and from bytes on the wire (target skiff::codec).
+//
+// Frame format, version 1. A connection carries a sequence of frames, each a 20-byte header
+// followed by a body:
+//
+//   offset  size  field
+//   0       4     magic "SKF1"
+//   4       1     format version (1)
+//   5       1     kind: 1 Hello, 2 HelloReply, 3 Message, 4 SnapshotChunk
+//   6       2     reserved, zero
+//   8       4     body length, little-endian (at most the decoder's limit)
+//   12      8     xxh3 (64-bit) of the body, little-endian
+//
+// The body is the protobuf encoding (src/codec/proto/skiff/v1/wire.proto) of the kind's
+// message. Decoding is where input from the network is checked: a frame that fails any check
+// is an error for the whole connection (the stream cannot be resynchronised), never a crash.
+// The core's own rules (validate_message) still apply to decoded messages.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "skiff/bytes.h"
+#include "skiff/message.h"
+#include "skiff/result.h"
+#include "skiff/types.h"
+
+namespace skiff::codec {
+
+/// The frame format version this build writes and reads.
+inline constexpr std::uint8_t kFormatVersion = 1;
+/// Bytes in a frame header.
+inline constexpr std::size_t kFrameHeaderSize = 20;
+
+/// What a frame's body holds.
+enum class FrameKind : std::uint8_t {
+  kHello = 1,
+  kHelloReply = 2,
+  kMessage = 3,
+  kSnapshotChunk = 4,
+};
+
+/// A connection's first frame, from the side that opened it.
+struct Hello {
+  std::uint64_t cluster_id = 0;
+  NodeId node_id;
+  std::uint32_t format_version = kFormatVersion;
+  friend bool operator==(const Hello&, const Hello&) = default;
+};
+
+/// The answer to Hello.
+struct HelloReply {
+  bool accepted = false;
+  std::uint64_t cluster_id = 0;
+  NodeId node_id;
+  std::string reason;  // why it was refused
+  friend bool operator==(const HelloReply&, const HelloReply&) = default;
+};
+
+/// A piece of a streamed snapshot (see wire.proto).
+struct SnapshotChunk {
+  NodeId from;
+  NodeId to;
+  Term term;
+  EntryId snapshot;  // the snapshot's last entry
+  std::uint64_t offset = 0;
+  Bytes data;
+  bool last = false;
+  friend bool operator==(const SnapshotChunk&, const SnapshotChunk&) = default;
+};
+
+/// One decoded frame.
+struct Frame {
+  FrameKind kind = FrameKind::kMessage;
+  std::string body;
+};
+
+/// Whole frames, header included, ready to write.
+std::string encode_frame(const Hello& hello);
+std::string encode_frame(const HelloReply& reply);
+/// Encodes a message, snapshot data inline.
+std::string encode_frame(const Message& m);
+std::string encode_frame(const SnapshotChunk& chunk);
+
+/// Bodies to values. kCorruption for bytes that do not parse or values out of range (an
+/// unknown message or entry type, a node id or term that cannot be right); never crashes.
+Result<Hello> decode_hello(std::string_view body);
+Result<HelloReply> decode_hello_reply(std::string_view body);
+Result<Message> decode_message(std::string_view body);
+Result<SnapshotChunk> decode_snapshot_chunk(std::string_view body);
+
+/// Splits a byte stream into frames. Feed it what the socket returns; take frames as they
+/// complete. After an error every later call fails too: close the connection.
+class FrameDecoder {
+ public:
+  /// Frames whose body exceeds `max_body` bytes are refused before any of it is buffered.
+  explicit FrameDecoder(std::uint32_t max_body = 64 << 20) : max_body_(max_body) {}
+
+  /// Appends received bytes.
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  /// The next complete frame, nullopt if more bytes are needed, or kCorruption (bad magic,
+  /// version, kind or reserved bytes, a length over the limit, a checksum mismatch).
+  Result<std::optional<Frame>> next();
+  /// Bytes held for an incomplete frame.
+  std::size_t buffered() const { return buffer_.size() - pos_; }
+
+ private:
+  std::uint32_t max_body_;
+  std::string buffer_;
+  std::size_t pos_ = 0;
+  Status error_;
+};
+
+}  // namespace skiff::codec
