@@ -1,0 +1,54 @@
+// The transport adapter contract: how messages leave a node and arrive at it. Adapters (the
+// in-memory transport for tests, the asio TCP transport, a user's own over gRPC or a message
+// bus) implement Transport and check themselves with the public conformance suite
+// (include/skiff/testing/transport_conformance.h).
+//
+// The promises, in short: send() never blocks and is thread-safe; delivery is best effort but
+// in order per peer; whatever cannot be delivered is reported (on_unreachable, and
+// on_snapshot_status(false) for a snapshot) so the core probes again instead of waiting
+// forever; after stop() returns, the handler is never called again.
+#pragma once
+
+#include <string>
+
+#include "skiff/message.h"
+#include "skiff/result.h"
+#include "skiff/types.h"
+
+namespace skiff {
+
+/// What a transport hands to its node. Called from the transport's own threads: implement it
+/// by queueing the input for the thread that drives the core, never by blocking.
+class TransportHandler {
+ public:
+  virtual ~TransportHandler() = default;
+  /// A message from a peer, decoded (the core still validates it: RawNode::step).
+  virtual void on_message(Message m) = 0;
+  /// A message to `peer` was dropped (no address, connection down, queue full): tell the
+  /// core (RawNode::report_unreachable) so the leader probes it again.
+  virtual void on_unreachable(NodeId peer) = 0;
+  /// A Snapshot message to `peer` was delivered whole (true) or not (false): tell the core
+  /// (RawNode::report_snapshot).
+  virtual void on_snapshot_status(NodeId peer, bool ok) = 0;
+};
+
+/// One node's endpoint.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// Starts receiving and delivering to `handler`, which must outlive stop(). Errors: the
+  /// adapter's (e.g. kUnavailable for an address in use); kFailedPrecondition if started.
+  virtual Status start(TransportHandler& handler) = 0;
+  /// Stops sending and receiving; no handler call happens after it returns. Queued messages
+  /// are dropped. Idempotent.
+  virtual void stop() = 0;
+  /// Sends `m` to m.to. Never blocks; callable from any thread. In order per destination.
+  virtual void send(Message m) = 0;
+  /// Where peer `id` listens; the address means what the adapter says ("host:port" for TCP).
+  /// Replaces an earlier address. kInvalidArgument for an address the adapter cannot use.
+  virtual Status add_peer(NodeId id, const std::string& address) = 0;
+  /// Forgets peer `id`; later messages to it are reported unreachable.
+  virtual void remove_peer(NodeId id) = 0;
+};
+
+}  // namespace skiff
