@@ -22,7 +22,6 @@
 namespace skiff {
 namespace {
 
-using storage_internal::checksum;
 using storage_internal::put_conf;
 using storage_internal::put_u32;
 using storage_internal::put_u64;
