@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "register.h"
 #include "skiff/conf_change.h"
 #include "skiff/raw_node.h"
 
@@ -435,12 +436,7 @@ void a_core_runs_and_restarts_on_it(StorageHarness& h) {
   EXPECT_EQ(again->status().config, members({1}));
 }
 
-struct Case {
-  const char* name;
-  void (*run)(StorageHarness&);
-};
-
-const Case kCases[] = {
+const detail::Case<StorageHarness> kCases[] = {
     {"FreshStorageIsEmptyWithItsBootstrapMembership",
      fresh_storage_is_empty_with_its_bootstrap_membership},
     {"SavedEntriesAndHardStateReadBack", saved_entries_and_hard_state_read_back},
@@ -468,30 +464,10 @@ const Case kCases[] = {
     {"ACoreRunsAndRestartsOnIt", a_core_runs_and_restarts_on_it},
 };
 
-class ConformanceTest final : public ::testing::Test {
- public:
-  ConformanceTest(StorageHarnessFactory factory, void (*run)(StorageHarness&))
-      : factory_(std::move(factory)), run_(run) {}
-  void TestBody() override {
-    std::unique_ptr<StorageHarness> harness = factory_();
-    ASSERT_NE(harness, nullptr) << "the harness factory returned null";
-    run_(*harness);
-  }
-
- private:
-  StorageHarnessFactory factory_;
-  void (*run_)(StorageHarness&);
-};
-
 }  // namespace
 
 bool register_storage_conformance(const std::string& suite, StorageHarnessFactory factory) {
-  for (const Case& c : kCases) {
-    ::testing::RegisterTest(
-        suite.c_str(), c.name, nullptr, nullptr, __FILE__, __LINE__,
-        [factory, run = c.run]() -> ::testing::Test* { return new ConformanceTest(factory, run); });
-  }
-  return true;
+  return detail::register_cases<StorageHarness>(suite, std::move(factory), kCases);
 }
 
 }  // namespace skiff::testing

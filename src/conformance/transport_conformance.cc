@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "register.h"
 
 namespace skiff::testing {
 namespace {
@@ -262,12 +263,7 @@ void starting_twice_is_refused(TransportHarness& h) {
   t->stop();
 }
 
-struct Case {
-  const char* name;
-  void (*run)(TransportHarness&);
-};
-
-const Case kCases[] = {
+const detail::Case<TransportHarness> kCases[] = {
     {"EveryMessageTypeArrivesIntact", every_message_type_arrives_intact},
     {"OrderIsKeptPerPeer", order_is_kept_per_peer},
     {"AnUnknownPeerIsReportedUnreachable", an_unknown_peer_is_reported_unreachable},
@@ -280,30 +276,10 @@ const Case kCases[] = {
     {"StartingTwiceIsRefused", starting_twice_is_refused},
 };
 
-class ConformanceTest final : public ::testing::Test {
- public:
-  ConformanceTest(TransportHarnessFactory factory, void (*run)(TransportHarness&))
-      : factory_(std::move(factory)), run_(run) {}
-  void TestBody() override {
-    std::unique_ptr<TransportHarness> harness = factory_();
-    ASSERT_NE(harness, nullptr) << "the harness factory returned null";
-    run_(*harness);
-  }
-
- private:
-  TransportHarnessFactory factory_;
-  void (*run_)(TransportHarness&);
-};
-
 }  // namespace
 
 bool register_transport_conformance(const std::string& suite, TransportHarnessFactory factory) {
-  for (const Case& c : kCases) {
-    ::testing::RegisterTest(
-        suite.c_str(), c.name, nullptr, nullptr, __FILE__, __LINE__,
-        [factory, run = c.run]() -> ::testing::Test* { return new ConformanceTest(factory, run); });
-  }
-  return true;
+  return detail::register_cases<TransportHarness>(suite, std::move(factory), kCases);
 }
 
 }  // namespace skiff::testing
