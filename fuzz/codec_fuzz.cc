@@ -4,6 +4,12 @@
 // never crashes, hangs or unbounded memory. Linked into skiff_codec_replay as well, which
 // replays fuzz/corpus/codec_fuzz/ in every build (ctest fuzz_corpus_codec).
 //
+// The same stream is also fed to both ends of the TCP transport's connection protocol
+// (transport/asio/session.h, when built): the accepting end as node 1 of cluster 42 knowing
+// nodes 2-5, the opening end as node 2 connecting to node 1. Whatever they do with it, they
+// must not crash, must stop at their first refusal, must deliver only messages from the
+// announced node to node 1, and must hold no more snapshot bytes than their limit.
+//
 // Input: byte 0 sets the piece size (1 + byte % 64); the rest is the byte stream.
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +18,9 @@
 #include <string_view>
 
 #include "skiff/codec/codec.h"
+#ifdef SKIFF_FUZZ_SESSIONS
+#include "session.h"
+#endif
 
 namespace {
 
@@ -35,6 +44,43 @@ void round_trip(const T& value, Decode decode) {
     fail("a re-encoded value does not decode to itself");
   }
 }
+
+#ifdef SKIFF_FUZZ_SESSIONS
+void fuzz_sessions(std::string_view stream, std::size_t piece) {
+  using namespace skiff::transport_detail;
+  constexpr std::uint64_t kMaxSnapshot = 1 << 20;
+  InboundSession in({42, skiff::NodeId{1}, 1 << 16, kMaxSnapshot},
+                    [](skiff::NodeId id) { return id.value >= 2 && id.value <= 5; });
+  OutboundSession out(42, skiff::NodeId{2}, skiff::NodeId{1});
+  bool in_closed = false;
+  bool out_closed = false;
+  for (std::size_t at = 0; at < stream.size(); at += piece) {
+    InboundSession::Output io;
+    in.feed(stream.substr(at, piece), io);
+    if (in_closed && (!io.messages.empty() || !io.writes.empty() || io.handshake_done)) {
+      fail("an inbound session acted after closing");
+    }
+    for (const skiff::Message& m : io.messages) {
+      if (m.from != in.peer() || m.to != skiff::NodeId{1} || in.peer() == skiff::kNoNode) {
+        fail("an inbound session delivered a message not from its peer to node 1");
+      }
+    }
+    if (in.snapshot_bytes() > kMaxSnapshot) {
+      fail("an inbound session holds more snapshot bytes than its limit");
+    }
+    in_closed = in_closed || io.close != CloseReason::kNone;
+    OutboundSession::Output oo;
+    out.feed(stream.substr(at, piece), oo);
+    if (out_closed && (oo.handshake_done || !oo.snapshots.empty())) {
+      fail("an outbound session acted after closing");
+    }
+    if (!out.established() && !oo.snapshots.empty()) {
+      fail("an outbound session reported a snapshot before its handshake");
+    }
+    out_closed = out_closed || oo.close != CloseReason::kNone;
+  }
+}
+#endif
 
 }  // namespace
 
@@ -74,11 +120,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             round_trip(*v, decode_snapshot_chunk);
           }
           break;
+        case FrameKind::kSnapshotStatus:
+          if (auto v = decode_snapshot_status(frame.body); v.ok()) {
+            round_trip(*v, decode_snapshot_status);
+          }
+          break;
       }
     }
     if (decoder.buffered() > (1 << 16) + kFrameHeaderSize) {
       fail("the decoder holds more than one frame's worth of bytes");
     }
   }
+#ifdef SKIFF_FUZZ_SESSIONS
+  fuzz_sessions(stream, piece);
+#endif
   return 0;
 }

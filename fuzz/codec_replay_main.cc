@@ -87,6 +87,45 @@ int write_corpus(const fs::path& dir) {
   write(dir, "huge-length", 10, bad);
   write(dir, "truncated", 10, all.substr(0, all.size() - 3));
   write(dir, "empty-stream", 1, "");
+
+  // Whole connections as the transport's sessions see them (node 2 to node 1, cluster 42).
+  const codec::SnapshotStatus status{NodeId{1}, NodeId{2}, EntryId{Term{2}, Index{8}}, true, {}};
+  write(dir, "snapshot-status", 5, codec::encode_frame(status));
+  std::string session = codec::encode_frame(codec::Hello{42, NodeId{2}});
+  std::string snapshot_stream;
+  for (int t = 1; t <= 13; ++t) {
+    Message m;
+    m.type = static_cast<MessageType>(t);
+    m.from = NodeId{2};
+    m.to = NodeId{1};
+    m.term = Term{3};
+    m.index = Index{10};
+    if (m.type == MessageType::kSnapshot) {
+      m.snapshot.meta = SnapshotMeta{EntryId{Term{2}, Index{8}}, cs};  // data streams
+      snapshot_stream = codec::encode_frame(m);
+      continue;
+    }
+    session += codec::encode_frame(m);
+  }
+  for (std::uint64_t offset = 0; offset < 12; offset += 4) {
+    codec::SnapshotChunk c;
+    c.from = NodeId{2};
+    c.to = NodeId{1};
+    c.term = Term{3};
+    c.snapshot = EntryId{Term{2}, Index{8}};
+    c.offset = offset;
+    c.data = Bytes("abcd");
+    c.last = offset == 8;
+    snapshot_stream += codec::encode_frame(c);
+  }
+  write(dir, "session-inbound", 31, session + snapshot_stream);
+  write(dir, "session-wrong-cluster", 9, codec::encode_frame(codec::Hello{43, NodeId{2}}));
+  write(dir, "session-unknown-node", 9, codec::encode_frame(codec::Hello{42, NodeId{9}}));
+  write(dir, "session-outbound", 17,
+        codec::encode_frame(codec::HelloReply{true, 42, NodeId{1}, {}}) +
+            codec::encode_frame(status));
+  write(dir, "session-refused", 17,
+        codec::encode_frame(codec::HelloReply{false, 42, NodeId{1}, "not a known peer"}));
   std::printf("wrote the codec seed corpus to %s\n", dir.c_str());
   return 0;
 }

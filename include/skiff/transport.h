@@ -4,7 +4,9 @@
 // (include/skiff/testing/transport_conformance.h).
 //
 // The promises, in short: send() never blocks and is thread-safe; delivery is best effort but
-// in order per peer; whatever cannot be delivered is reported (on_unreachable, and
+// in order per peer (except that a Snapshot message may be overtaken by messages sent after it
+// while it streams: Raft tolerates reordering, and a long transfer must not hold back
+// heartbeats); whatever cannot be delivered is reported (on_unreachable, and
 // on_snapshot_status(false) for a snapshot) so the core probes again instead of waiting
 // forever; after stop() returns, the handler is never called again.
 #pragma once
@@ -42,7 +44,8 @@ class Transport {
   /// Stops sending and receiving; no handler call happens after it returns. Queued messages
   /// are dropped. Idempotent.
   virtual void stop() = 0;
-  /// Sends `m` to m.to. Never blocks; callable from any thread. In order per destination.
+  /// Sends `m` to m.to. Never blocks; callable from any thread. In order per destination
+  /// (a Snapshot message may be overtaken, see above).
   virtual void send(Message m) = 0;
   /// Where peer `id` listens; the address means what the adapter says ("host:port" for TCP).
   /// Replaces an earlier address. kInvalidArgument for an address the adapter cannot use.

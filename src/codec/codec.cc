@@ -155,6 +155,17 @@ std::string encode_frame(const SnapshotChunk& chunk) {
   return frame(FrameKind::kSnapshotChunk, w);
 }
 
+std::string encode_frame(const SnapshotStatus& status) {
+  wire::v1::SnapshotStatus w;
+  w.set_from(status.from.value);
+  w.set_to(status.to.value);
+  w.set_index(status.snapshot.index.value);
+  w.set_snapshot_term(status.snapshot.term.value);
+  w.set_ok(status.ok);
+  w.set_reason(status.reason);
+  return frame(FrameKind::kSnapshotStatus, w);
+}
+
 Result<Hello> decode_hello(std::string_view body) {
   wire::v1::Hello w;
   if (!w.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
@@ -246,6 +257,18 @@ Result<SnapshotChunk> decode_snapshot_chunk(std::string_view body) {
   return c;
 }
 
+Result<SnapshotStatus> decode_snapshot_status(std::string_view body) {
+  wire::v1::SnapshotStatus w;
+  if (!w.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return corrupt("SnapshotStatus does not parse");
+  }
+  if (w.index() > kMaxValue || w.snapshot_term() > kMaxValue) {
+    return corrupt("snapshot status value out of range");
+  }
+  return SnapshotStatus{NodeId{w.from()}, NodeId{w.to()},
+                        EntryId{Term{w.snapshot_term()}, Index{w.index()}}, w.ok(), w.reason()};
+}
+
 Result<std::optional<Frame>> FrameDecoder::next() {
   if (!error_.ok()) {
     return error_;
@@ -269,7 +292,7 @@ Result<std::optional<Frame>> FrameDecoder::next() {
                     ", expected ", static_cast<int>(kFormatVersion)));
   }
   const auto kind = static_cast<std::uint8_t>(in[5]);
-  if (kind < 1 || kind > 4) {
+  if (kind < 1 || kind > 5) {
     return fail(cat("unknown frame kind ", static_cast<int>(kind)));
   }
   if (get_le(in, 6, 2) != 0) {

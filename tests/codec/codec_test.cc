@@ -78,7 +78,7 @@ TEST(Codec, EveryMessageTypeRoundTrips) {
   EXPECT_EQ(*back, empty);
 }
 
-TEST(Codec, HandshakeAndSnapshotChunksRoundTrip) {
+TEST(Codec, HandshakeAndSnapshotFramesRoundTrip) {
   const Hello hello{42, NodeId{3}, kFormatVersion};
   const HelloReply reply{false, 42, NodeId{1}, "node 3 is not a member of cluster 42"};
   SnapshotChunk chunk;
@@ -89,13 +89,18 @@ TEST(Codec, HandshakeAndSnapshotChunksRoundTrip) {
   chunk.offset = 65536;
   chunk.data = Bytes(std::string(4096, 'c'));
   chunk.last = true;
-  const std::string stream = encode_frame(hello) + encode_frame(reply) + encode_frame(chunk);
+  const SnapshotStatus status{NodeId{3}, NodeId{1}, EntryId{Term{3}, Index{900}}, false,
+                              "over the limit"};
+  const std::string stream =
+      encode_frame(hello) + encode_frame(reply) + encode_frame(chunk) + encode_frame(status);
   for (std::size_t step : {1, 3, 20, 100000}) {
     const std::vector<Frame> frames = split(stream, step);
-    ASSERT_EQ(frames.size(), 3u) << "step " << step;
+    ASSERT_EQ(frames.size(), 4u) << "step " << step;
     EXPECT_EQ(decode_hello(frames[0].body).value(), hello);
     EXPECT_EQ(decode_hello_reply(frames[1].body).value(), reply);
     EXPECT_EQ(decode_snapshot_chunk(frames[2].body).value(), chunk);
+    EXPECT_EQ(frames[3].kind, FrameKind::kSnapshotStatus);
+    EXPECT_EQ(decode_snapshot_status(frames[3].body).value(), status);
   }
 }
 

@@ -6,7 +6,7 @@
 //   offset  size  field
 //   0       4     magic "SKF1"
 //   4       1     format version (1)
-//   5       1     kind: 1 Hello, 2 HelloReply, 3 Message, 4 SnapshotChunk
+//   5       1     kind: 1 Hello, 2 HelloReply, 3 Message, 4 SnapshotChunk, 5 SnapshotStatus
 //   6       2     reserved, zero
 //   8       4     body length, little-endian (at most the decoder's limit)
 //   12      8     xxh3 (64-bit) of the body, little-endian
@@ -41,6 +41,7 @@ enum class FrameKind : std::uint8_t {
   kHelloReply = 2,
   kMessage = 3,
   kSnapshotChunk = 4,
+  kSnapshotStatus = 5,
 };
 
 /// A connection's first frame, from the side that opened it.
@@ -72,6 +73,16 @@ struct SnapshotChunk {
   friend bool operator==(const SnapshotChunk&, const SnapshotChunk&) = default;
 };
 
+/// The receiver's answer to a streamed snapshot: delivered whole (ok) or abandoned.
+struct SnapshotStatus {
+  NodeId from;       // the receiver
+  NodeId to;         // the sender
+  EntryId snapshot;  // the snapshot's last entry
+  bool ok = false;
+  std::string reason;  // why not, when !ok
+  friend bool operator==(const SnapshotStatus&, const SnapshotStatus&) = default;
+};
+
 /// One decoded frame.
 struct Frame {
   FrameKind kind = FrameKind::kMessage;
@@ -84,6 +95,7 @@ std::string encode_frame(const HelloReply& reply);
 /// Encodes a message, snapshot data inline.
 std::string encode_frame(const Message& m);
 std::string encode_frame(const SnapshotChunk& chunk);
+std::string encode_frame(const SnapshotStatus& status);
 
 /// Bodies to values. kCorruption for bytes that do not parse or values out of range (an
 /// unknown message or entry type, a node id or term that cannot be right); never crashes.
@@ -91,6 +103,7 @@ Result<Hello> decode_hello(std::string_view body);
 Result<HelloReply> decode_hello_reply(std::string_view body);
 Result<Message> decode_message(std::string_view body);
 Result<SnapshotChunk> decode_snapshot_chunk(std::string_view body);
+Result<SnapshotStatus> decode_snapshot_status(std::string_view body);
 
 /// Splits a byte stream into frames. Feed it what the socket returns; take frames as they
 /// complete. After an error every later call fails too: close the connection.
