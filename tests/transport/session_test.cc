@@ -1,0 +1,291 @@
+// The TCP transport's connection protocol without sockets (transport/asio/session.h): the
+// handshake's refusals, what counts as bad input, and snapshot streaming and assembly.
+#include "session.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace skiff::transport_detail {
+namespace {
+
+using codec::encode_frame;
+
+constexpr std::uint64_t kCluster = 42;
+
+InboundSession inbound(std::uint64_t max_snapshot = 1 << 20) {
+  return InboundSession({kCluster, NodeId{1}, 1 << 16, max_snapshot},
+                        [](NodeId id) { return id == NodeId{2} || id == NodeId{3}; });
+}
+
+Message message(MessageType type, std::uint64_t from, std::uint64_t to) {
+  Message m;
+  m.type = type;
+  m.from = NodeId{from};
+  m.to = NodeId{to};
+  m.term = Term{5};
+  m.index = Index{9};
+  return m;
+}
+
+Message snapshot_message(std::string data) {
+  Message m = message(MessageType::kSnapshot, 2, 1);
+  m.snapshot.meta.last = EntryId{Term{4}, Index{100}};
+  m.snapshot.meta.conf_state.voters = {NodeId{1}, NodeId{2}};
+  m.snapshot.data = Bytes(std::move(data));
+  return m;
+}
+
+// The frames a SnapshotStreamer makes for `m`, one by one.
+std::vector<std::string> stream_frames(const Message& m, std::uint32_t chunk) {
+  SnapshotStreamer s(m, chunk);
+  std::vector<std::string> out;
+  while (auto f = s.next()) {
+    out.push_back(std::move(*f));
+  }
+  return out;
+}
+
+// The same, concatenated.
+std::string streamed(const Message& m, std::uint32_t chunk) {
+  std::string out;
+  for (const std::string& f : stream_frames(m, chunk)) {
+    out += f;
+  }
+  return out;
+}
+
+InboundSession::Output feed(InboundSession& s, const std::string& bytes) {
+  InboundSession::Output out;
+  s.feed(bytes, out);
+  return out;
+}
+
+std::string hello(std::uint64_t cluster, std::uint64_t node) {
+  return encode_frame(codec::Hello{cluster, NodeId{node}, codec::kFormatVersion});
+}
+
+codec::HelloReply reply_of(const InboundSession::Output& out) {
+  codec::FrameDecoder d;
+  d.feed(out.writes.at(0));
+  auto f = d.next();
+  return codec::decode_hello_reply((**f).body).value();
+}
+
+TEST(InboundSession, AcceptsAKnownPeerAndDeliversItsMessages) {
+  InboundSession s = inbound();
+  std::string bytes = hello(kCluster, 2);
+  for (int k = 0; k < 3; ++k) {
+    bytes += encode_frame(message(MessageType::kAppend, 2, 1));
+  }
+  // Byte by byte: frames may arrive in any pieces.
+  std::vector<Message> got;
+  bool handshake = false;
+  for (char c : bytes) {
+    InboundSession::Output out = feed(s, std::string(1, c));
+    ASSERT_EQ(out.close, CloseReason::kNone) << out.reason;
+    handshake = handshake || out.handshake_done;
+    got.insert(got.end(), out.messages.begin(), out.messages.end());
+  }
+  EXPECT_TRUE(handshake);
+  EXPECT_EQ(s.peer(), NodeId{2});
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], message(MessageType::kAppend, 2, 1));
+}
+
+TEST(InboundSession, RefusalsNameBothSides) {
+  struct Case {
+    std::string hello;
+    std::string why;
+  };
+  const Case cases[] = {
+      {hello(99, 2), "node 2 of cluster 99 refused by node 1 of cluster 42: another cluster"},
+      {hello(kCluster, 7), "node 7 of cluster 42 refused by node 1 of cluster 42: not a known"},
+      {hello(kCluster, 1), "this node's own id"},
+      {encode_frame(codec::Hello{kCluster, NodeId{2}, 2}), "format version 2"},
+  };
+  for (const Case& c : cases) {
+    InboundSession s = inbound();
+    InboundSession::Output out =
+        feed(s, c.hello + encode_frame(message(MessageType::kAppend, 2, 1)));
+    EXPECT_EQ(out.close, CloseReason::kRefused) << c.why;
+    EXPECT_NE(out.reason.find(c.why), std::string::npos) << out.reason;
+    EXPECT_TRUE(out.messages.empty()) << "nothing is delivered after a refusal";
+    ASSERT_EQ(out.writes.size(), 1u);
+    const codec::HelloReply reply = reply_of(out);
+    EXPECT_FALSE(reply.accepted);
+    EXPECT_EQ(reply.reason, out.reason);
+    EXPECT_EQ(s.peer(), kNoNode);
+  }
+}
+
+TEST(InboundSession, BadInputCloses) {
+  const std::string ok = hello(kCluster, 2);
+  Message inline_snapshot = snapshot_message("inline");
+  codec::SnapshotChunk orphan;
+  orphan.from = NodeId{2};
+  orphan.to = NodeId{1};
+  orphan.snapshot = EntryId{Term{4}, Index{100}};
+  orphan.last = true;
+  struct Case {
+    std::string bytes;
+    std::string why;
+  };
+  const Case cases[] = {
+      {"GET / HTTP/1.1\r\n\r\n........", "magic"},
+      {encode_frame(message(MessageType::kAppend, 2, 1)), "first frame is not Hello"},
+      {ok + ok, "a second Hello"},
+      {ok + encode_frame(message(MessageType::kAppend, 3, 1)), "from node 3"},
+      {ok + encode_frame(message(MessageType::kAppend, 2, 4)), "to node 4"},
+      {ok + encode_frame(codec::HelloReply{true, kCluster, NodeId{2}, {}}), "accepting side"},
+      {ok + encode_frame(inline_snapshot), "stream its data in chunks"},
+      {ok + encode_frame(orphan), "without its Snapshot message"},
+  };
+  for (const Case& c : cases) {
+    InboundSession s = inbound();
+    InboundSession::Output out = feed(s, c.bytes);
+    EXPECT_EQ(out.close, CloseReason::kBadInput) << c.why;
+    EXPECT_NE(out.reason.find(c.why), std::string::npos) << c.why << ": " << out.reason;
+    InboundSession::Output after = feed(s, encode_frame(message(MessageType::kAppend, 2, 1)));
+    EXPECT_TRUE(after.messages.empty()) << "a closed session delivers nothing more";
+  }
+}
+
+TEST(InboundSession, AssemblesAStreamedSnapshotAndAnswers) {
+  const std::string data = "0123456789abcdefghij";  // 20 bytes in chunks of 6
+  const Message snap = snapshot_message(data);
+  InboundSession s = inbound();
+  // A heartbeat in the middle of the stream is delivered at once; the snapshot when whole.
+  const std::vector<std::string> frames = stream_frames(snap, 6);
+  ASSERT_EQ(frames.size(), 5u);  // metadata and chunks of 6, 6, 6, 2
+  const std::string bytes = hello(kCluster, 2) + frames[0] + frames[1] + frames[2];
+  InboundSession::Output first =
+      feed(s, bytes + encode_frame(message(MessageType::kHeartbeat, 2, 1)));
+  ASSERT_EQ(first.close, CloseReason::kNone) << first.reason;
+  ASSERT_EQ(first.messages.size(), 1u);
+  EXPECT_EQ(first.messages[0].type, MessageType::kHeartbeat);
+  InboundSession::Output rest = feed(s, frames[3] + frames[4]);
+  ASSERT_EQ(rest.close, CloseReason::kNone) << rest.reason;
+  ASSERT_EQ(rest.messages.size(), 1u);
+  EXPECT_EQ(rest.messages[0], snap);
+  ASSERT_EQ(rest.writes.size(), 1u);
+  codec::FrameDecoder d;
+  d.feed(rest.writes[0]);
+  auto f = d.next();
+  const codec::SnapshotStatus status = codec::decode_snapshot_status((**f).body).value();
+  EXPECT_TRUE(status.ok);
+  EXPECT_EQ(status.snapshot, snap.snapshot.meta.last);
+  EXPECT_EQ(status.from, NodeId{1});
+  EXPECT_EQ(status.to, NodeId{2});
+}
+
+TEST(InboundSession, AnEmptySnapshotIsOneChunk) {
+  const Message snap = snapshot_message("");
+  InboundSession s = inbound();
+  InboundSession::Output out = feed(s, hello(kCluster, 2) + streamed(snap, 6));
+  ASSERT_EQ(out.messages.size(), 1u);
+  EXPECT_EQ(out.messages[0], snap);
+}
+
+TEST(InboundSession, ASnapshotOverTheLimitIsRefusedAndClosed) {
+  InboundSession s = inbound(/*max_snapshot=*/10);
+  InboundSession::Output out =
+      feed(s, hello(kCluster, 2) + streamed(snapshot_message(std::string(25, 's')), 4));
+  EXPECT_EQ(out.close, CloseReason::kBadInput);
+  EXPECT_NE(out.reason.find("over the limit of 10"), std::string::npos) << out.reason;
+  EXPECT_TRUE(out.messages.empty());
+  EXPECT_LE(s.snapshot_bytes(), 10u);
+  ASSERT_EQ(out.writes.size(), 2u);  // HelloReply, then the refusal
+  codec::FrameDecoder d;
+  d.feed(out.writes[1]);
+  auto f = d.next();
+  EXPECT_FALSE(codec::decode_snapshot_status((**f).body).value().ok);
+}
+
+TEST(InboundSession, AChunkOutOfPlaceIsBadInput) {
+  // The metadata, then a chunk at offset 4 where offset 0 was due (a chunk went missing).
+  codec::SnapshotChunk late;
+  late.from = NodeId{2};
+  late.to = NodeId{1};
+  late.term = Term{5};
+  late.snapshot = EntryId{Term{4}, Index{100}};
+  late.offset = 4;
+  late.data = Bytes("ssss");
+  InboundSession s = inbound();
+  const std::string meta = encode_frame(snapshot_message(""));
+  InboundSession::Output out = feed(s, hello(kCluster, 2) + meta + encode_frame(late));
+  EXPECT_EQ(out.close, CloseReason::kBadInput);
+  EXPECT_NE(out.reason.find("offset 4, expected 0"), std::string::npos) << out.reason;
+  // A chunk of another snapshot is refused too.
+  InboundSession t = inbound();
+  late.offset = 0;
+  late.snapshot = EntryId{Term{4}, Index{99}};
+  out = feed(t, hello(kCluster, 2) + meta + encode_frame(late));
+  EXPECT_EQ(out.close, CloseReason::kBadInput);
+  EXPECT_NE(out.reason.find("a chunk of snapshot 99/4 during snapshot 100/4"), std::string::npos)
+      << out.reason;
+}
+
+TEST(InboundSession, ANewerSnapshotSupersedesAnUnfinishedOne) {
+  Message older = snapshot_message(std::string(8, 'o'));
+  Message newer = snapshot_message(std::string(8, 'n'));
+  newer.snapshot.meta.last = EntryId{Term{4}, Index{200}};
+  const std::string old_frames = streamed(older, 4);
+  codec::FrameDecoder d;
+  d.feed(old_frames);
+  auto meta = d.next();
+  ASSERT_TRUE(meta.ok() && meta->has_value());
+  InboundSession s = inbound();
+  const std::string old_meta = old_frames.substr(0, codec::kFrameHeaderSize + (**meta).body.size());
+  InboundSession::Output out = feed(s, hello(kCluster, 2) + old_meta + streamed(newer, 4));
+  ASSERT_EQ(out.close, CloseReason::kNone) << out.reason;
+  ASSERT_EQ(out.messages.size(), 1u);
+  EXPECT_EQ(out.messages[0], newer);
+  ASSERT_EQ(out.writes.size(), 3u);  // HelloReply, "superseded" for the older, ok for the newer
+}
+
+TEST(OutboundSession, EstablishesThenTakesSnapshotStatuses) {
+  OutboundSession s(kCluster, NodeId{2}, NodeId{1});
+  EXPECT_EQ(s.hello(), hello(kCluster, 2));
+  OutboundSession::Output out;
+  const codec::SnapshotStatus status{NodeId{1}, NodeId{2}, EntryId{Term{4}, Index{100}}, true, {}};
+  s.feed(encode_frame(codec::HelloReply{true, kCluster, NodeId{1}, {}}) + encode_frame(status),
+         out);
+  EXPECT_TRUE(out.handshake_done);
+  EXPECT_TRUE(s.established());
+  ASSERT_EQ(out.snapshots.size(), 1u);
+  EXPECT_EQ(out.snapshots[0], status);
+}
+
+TEST(OutboundSession, RefusalsAndWrongAnswersClose) {
+  struct Case {
+    std::string bytes;
+    CloseReason close;
+    std::string why;
+  };
+  const codec::SnapshotStatus stray{NodeId{3}, NodeId{2}, EntryId{Term{4}, Index{100}}, true, {}};
+  const std::string accepted = encode_frame(codec::HelloReply{true, kCluster, NodeId{1}, {}});
+  const Case cases[] = {
+      {encode_frame(codec::HelloReply{false, kCluster, NodeId{1}, "another cluster"}),
+       CloseReason::kRefused, "refused: another cluster"},
+      {encode_frame(codec::HelloReply{true, kCluster, NodeId{3}, {}}), CloseReason::kRefused,
+       "answered as node 3 of cluster 42, expected node 1"},
+      {encode_frame(stray), CloseReason::kBadInput, "first frame is not HelloReply"},
+      {accepted + encode_frame(stray), CloseReason::kBadInput, "another pair of nodes"},
+      {accepted + encode_frame(message(MessageType::kAppend, 1, 2)), CloseReason::kBadInput,
+       "only the opening side sends"},
+      {"\x01\x02garbage-garbage-garbage", CloseReason::kBadInput, "magic"},
+  };
+  for (const Case& c : cases) {
+    OutboundSession s(kCluster, NodeId{2}, NodeId{1});
+    OutboundSession::Output out;
+    s.feed(c.bytes, out);
+    EXPECT_EQ(out.close, c.close) << c.why;
+    EXPECT_NE(out.reason.find(c.why), std::string::npos) << c.why << ": " << out.reason;
+    EXPECT_TRUE(out.snapshots.empty());
+  }
+}
+
+}  // namespace
+}  // namespace skiff::transport_detail
