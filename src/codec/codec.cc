@@ -41,16 +41,19 @@ std::uint64_t get_le(std::string_view in, std::size_t at, int bytes) {
   return v;
 }
 
+// Serializes `body` straight after the header, in one allocation and one copy.
 std::string frame(FrameKind kind, const google::protobuf::MessageLite& body) {
-  std::string payload;
-  body.SerializeToString(&payload);
-  std::string out(kMagic);
-  out.push_back(static_cast<char>(kFormatVersion));
-  out.push_back(static_cast<char>(kind));
-  put_le(out, 0, 2);
-  put_le(out, payload.size(), 4);
-  put_le(out, XXH3_64bits(payload.data(), payload.size()), 8);
-  out += payload;
+  const std::size_t length = body.ByteSizeLong();
+  std::string out(kFrameHeaderSize + length, '\0');
+  auto* payload = reinterpret_cast<std::uint8_t*>(out.data() + kFrameHeaderSize);
+  body.SerializeWithCachedSizesToArray(payload);
+  std::string header(kMagic);
+  header.push_back(static_cast<char>(kFormatVersion));
+  header.push_back(static_cast<char>(kind));
+  put_le(header, 0, 2);
+  put_le(header, length, 4);
+  put_le(header, XXH3_64bits(payload, length), 8);
+  out.replace(0, kFrameHeaderSize, header);
   return out;
 }
 
@@ -206,7 +209,7 @@ Result<Message> decode_message(std::string_view body) {
   m.log_term = Term{w.log_term()};
   m.index = Index{w.index()};
   m.entries.reserve(static_cast<std::size_t>(w.entries_size()));
-  for (const wire::v1::Entry& we : w.entries()) {
+  for (wire::v1::Entry& we : *w.mutable_entries()) {
     if (we.type() > static_cast<std::uint32_t>(EntryType::kConfChange)) {
       return corrupt(cat("unknown entry type ", we.type()));
     }
@@ -217,7 +220,7 @@ Result<Message> decode_message(std::string_view body) {
     e.term = Term{we.term()};
     e.index = Index{we.index()};
     e.type = static_cast<EntryType>(we.type());
-    e.data = Bytes(we.data());
+    e.data = Bytes(std::move(*we.mutable_data()));  // the parsed copy, not another
     m.entries.push_back(std::move(e));
   }
   m.commit = Index{w.commit()};
@@ -230,9 +233,9 @@ Result<Message> decode_message(std::string_view body) {
     }
     m.snapshot.meta.last = EntryId{Term{meta.term()}, Index{meta.index()}};
     m.snapshot.meta.conf_state = from_wire(meta.conf_state());
-    m.snapshot.data = Bytes(w.snapshot_data());
+    m.snapshot.data = Bytes(std::move(*w.mutable_snapshot_data()));
   }
-  m.context = Bytes(w.context());
+  m.context = Bytes(std::move(*w.mutable_context()));
   m.leader_transfer = w.leader_transfer();
   return m;
 }
@@ -252,7 +255,7 @@ Result<SnapshotChunk> decode_snapshot_chunk(std::string_view body) {
   c.term = Term{w.term()};
   c.snapshot = EntryId{Term{w.snapshot_term()}, Index{w.index()}};
   c.offset = w.offset();
-  c.data = Bytes(w.data());
+  c.data = Bytes(std::move(*w.mutable_data()));
   c.last = w.last();
   return c;
 }

@@ -143,9 +143,11 @@ struct AsioTransport::Impl {
         : stream(std::move(s)), session(cluster, self, peer), timer(io) {}
     Stream stream;
     OutboundSession session;
-    asio::steady_timer timer;  // connect + handshake deadline, then each write's deadline
+    asio::steady_timer timer;  // connect + handshake deadline, then the write watchdog
     std::array<char, kReadBuffer> buffer{};
     bool closed = false;
+    bool watchdog = false;  // the timer is armed to check the write in flight
+    Clock::time_point write_started;
   };
 
   // A queued item: an encoded frame, or a snapshot to stream.
@@ -396,16 +398,12 @@ struct AsioTransport::Impl {
     }
     std::shared_ptr<OutConn> conn = p.conn;
     p.writing = true;
-    conn->timer.expires_after(opt.write_timeout);
-    conn->timer.async_wait([this, peer, conn](const asio::error_code& ec) {
-      if (!ec && !conn->closed) {
-        ++counters.write_timeouts;
-        fail(peer, conn, cat("a write did not finish in ", opt.write_timeout.count(), " ms"));
-      }
-    });
+    conn->write_started = Clock::now();
+    if (!conn->watchdog) {
+      watch_write(peer, conn, opt.write_timeout);
+    }
     conn->stream.write(
         buffers, [this, peer, conn, batch, messages](const asio::error_code& ec, std::size_t n) {
-          conn->timer.cancel();
           if (conn->closed) {
             return;
           }
@@ -418,6 +416,30 @@ struct AsioTransport::Impl {
           peer->writing = false;
           pump(peer);
         });
+  }
+
+  // Closes `conn` if a write stays in flight for write_timeout. One timer per connection,
+  // re-armed about once per write_timeout while writes flow, not once per write.
+  void watch_write(const std::shared_ptr<Peer>& peer, const std::shared_ptr<OutConn>& conn,
+                   Clock::duration after) {
+    conn->watchdog = true;
+    conn->timer.expires_after(after);
+    conn->timer.async_wait([this, peer, conn](const asio::error_code& ec) {
+      if (ec || conn->closed) {
+        return;
+      }
+      if (!peer->writing || peer->conn != conn) {
+        conn->watchdog = false;
+        return;
+      }
+      const Clock::duration elapsed = Clock::now() - conn->write_started;
+      if (elapsed < opt.write_timeout) {
+        watch_write(peer, conn, opt.write_timeout - elapsed);
+        return;
+      }
+      ++counters.write_timeouts;
+      fail(peer, conn, cat("a write did not finish in ", opt.write_timeout.count(), " ms"));
+    });
   }
 
   void connect(const std::shared_ptr<Peer>& peer, const tcp::endpoint& endpoint) {
