@@ -26,6 +26,8 @@ enum class ErrorCode : std::uint8_t {
   kFailedPrecondition,  // the call is not allowed in the current state (e.g. Ready outstanding)
   kStorage,             // a storage adapter failed (I/O error, disk full...)
   kCorruption,          // persisted data is inconsistent (checksum, impossible hard state...)
+  kTimedOut,            // no outcome within the deadline; the operation may still take effect
+  kStopped,             // the node is stopping or stopped
 };
 
 /// Stable name of an error code, e.g. "NotLeader".

@@ -286,6 +286,10 @@ std::string_view to_string(ErrorCode code) {
       return "Storage";
     case ErrorCode::kCorruption:
       return "Corruption";
+    case ErrorCode::kTimedOut:
+      return "TimedOut";
+    case ErrorCode::kStopped:
+      return "Stopped";
   }
   return "Unknown";
 }

@@ -1,0 +1,1013 @@
+// Node (include/skiff/node/node.h): the core on its own asio thread, a storage thread that
+// writes Readies, snapshots and compactions, and an apply thread that applies committed
+// entries, serves reads and completes requests.
+//
+// The core thread owns the RawNode and the Ready in flight. Requests (proposals, reads,
+// membership changes) live in one table under `req_mu`, ordered by request number, which is
+// also deadline order (one timeout for all), so timing out is a walk from the front.
+#include "skiff/node/node.h"
+
+#include <fmt/format.h>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <asio.hpp>
+#pragma GCC diagnostic pop
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "envelope.h"
+#include "metrics.h"
+#include "skiff/conf_change.h"
+#include "skiff/raw_node.h"
+#include "work_queue.h"
+
+namespace skiff {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using node_detail::WorkQueue;
+
+std::uint64_t micros(Clock::duration d) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+// Warnings and errors to stderr: what a node says when the application gave no logger.
+class StderrLogger final : public Logger {
+ public:
+  bool enabled(LogLevel level) const override { return level >= LogLevel::kWarning; }
+  void log(LogLevel level, std::string_view line) override {
+    static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
+    fmt::print(stderr, "skiff {}: {}\n", kNames[static_cast<int>(level)], line);
+  }
+};
+
+// Prefixes every line with the node id and its current term.
+class NodeLogger final : public Logger {
+ public:
+  NodeLogger(std::shared_ptr<Logger> sink, NodeId id, const std::atomic<std::uint64_t>& term)
+      : sink_(std::move(sink)), id_(id), term_(term) {}
+  bool enabled(LogLevel level) const override { return sink_->enabled(level); }
+  void log(LogLevel level, std::string_view line) override {
+    sink_->log(level, fmt::format("node={} term={} {}", id_.value, term_.load(), line));
+  }
+
+ private:
+  std::shared_ptr<Logger> sink_;
+  NodeId id_;
+  const std::atomic<std::uint64_t>& term_;
+};
+
+class StringWriter final : public SnapshotWriter {
+ public:
+  Status write(std::string_view bytes) override {
+    data.append(bytes);
+    return Status();
+  }
+  std::string data;
+};
+
+class BytesReader final : public SnapshotReader {
+ public:
+  explicit BytesReader(Bytes b) : bytes_(std::move(b)) {}
+  std::size_t read(char* out, std::size_t max) override {
+    const std::size_t n = std::min(max, bytes_.size() - at_);
+    std::memcpy(out, bytes_.data() + at_, n);
+    at_ += n;
+    return n;
+  }
+  std::size_t size() const override { return bytes_.size(); }
+
+ private:
+  Bytes bytes_;
+  std::size_t at_ = 0;
+};
+
+Bytes request_context(std::uint64_t request) {
+  std::string s(8, '\0');
+  for (int k = 0; k < 8; ++k) {
+    s[static_cast<std::size_t>(k)] = static_cast<char>((request >> (8 * k)) & 0xff);
+  }
+  return Bytes(std::move(s));
+}
+
+std::optional<std::uint64_t> context_request(const Bytes& b) {
+  if (b.size() != 8) {
+    return std::nullopt;
+  }
+  std::uint64_t v = 0;
+  for (int k = 0; k < 8; ++k) {
+    v |= std::uint64_t{static_cast<unsigned char>(b.data()[k])} << (8 * k);
+  }
+  return v;
+}
+
+}  // namespace
+
+struct Node::Impl final : public TransportHandler {
+  // A request waiting for its outcome.
+  struct Request {
+    ProposeCallback on_result;  // proposals
+    StatusCallback on_status;   // reads and membership changes
+    Clock::time_point started;
+    Clock::time_point deadline;
+    EntryId entry;  // where a proposal or change was appended on this leader (0 if unknown)
+  };
+
+  Impl(NodeConfig c, Storage& s, Transport& t, StateMachine& m)
+      : config(std::move(c)), storage(s), transport(t), sm(m), ticker(io) {}
+
+  NodeConfig config;
+  Storage& storage;
+  Transport& transport;
+  StateMachine& sm;
+  NodeId self;
+  std::shared_ptr<Logger> logger;
+  std::atomic<std::uint64_t> term{0};
+  node_detail::Metrics metrics;
+
+  // --- the core thread ---
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::steady_timer ticker;
+  std::thread core_thread;
+  std::optional<RawNode> raw;
+  std::optional<Ready> in_flight;  // being written by the storage thread
+  Clock::time_point write_started;
+  Clock::time_point next_tick;
+  bool process_posted = false;
+  bool stop_requested = false;
+  std::promise<void>* idle = nullptr;  // stop() waits on it for the write in flight
+  Status failed;                       // set once the node failed (core thread)
+  Role last_role = Role::kFollower;
+  NodeId last_leader;
+  bool warned_slow_write = false;
+
+  // --- state shared by all threads ---
+  enum class Phase { kCreated, kRunning, kStopping, kStopped };
+  std::mutex phase_mu;
+  Phase phase = Phase::kCreated;
+  std::atomic<bool> accepting{false};
+  mutable std::mutex failure_mu;
+  Status failure;  // failed, for other threads
+  std::atomic<std::uint64_t> apply_queue_bytes{0};
+  std::atomic<bool> apply_blocked{false};
+
+  std::mutex req_mu;
+  std::uint64_t next_request = 1;
+  std::map<std::uint64_t, Request> requests;  // by number = by deadline
+  std::map<Index, std::uint64_t> by_index;    // appended on this leader: index -> request
+
+  // --- the storage and apply threads ---
+  WorkQueue storage_q;
+  WorkQueue apply_q;
+  // Apply thread only.
+  Index applied;
+  ConfState conf_state;
+  Index snapshot_index;
+  std::uint64_t bytes_since_snapshot = 0;
+  bool snapshot_running = false;
+  std::multimap<Index, std::uint64_t> pending_reads;  // read index -> request
+
+  template <typename... Args>
+  void log(LogLevel level, fmt::format_string<Args...> f, Args&&... args) {
+    if (logger->enabled(level)) {
+      logger->log(level, fmt::format(f, std::forward<Args>(args)...));
+    }
+  }
+
+  // --- requests -------------------------------------------------------------------------------
+
+  // A new request, or nullopt (and the callback told why) when none may start.
+  std::optional<std::uint64_t> add_request(Request r) {
+    Status refuse;
+    if (!accepting) {
+      refuse = Status(ErrorCode::kStopped, "the node is not running");
+    } else if (Status f = current_failure(); !f.ok()) {
+      refuse = f;
+    }
+    std::uint64_t id = 0;
+    if (refuse.ok()) {
+      std::lock_guard lock(req_mu);
+      if (requests.size() >= config.max_pending_requests) {
+        refuse =
+            Status(ErrorCode::kProposalDropped,
+                   fmt::format("{} requests are pending (max_pending_requests)", requests.size()));
+      } else {
+        id = next_request++;
+        r.started = Clock::now();
+        r.deadline = r.started + config.request_timeout;
+        requests.emplace(id, std::move(r));
+        return id;
+      }
+    }
+    finish(std::move(r), refuse);
+    return std::nullopt;
+  }
+
+  // Calls a request's callback with `status` (or the result for a successful proposal).
+  void finish(Request r, Result<Bytes> outcome) {
+    if (r.on_result) {
+      if (outcome.ok()) {
+        metrics.commit_latency.observe(micros(Clock::now() - r.started));
+      } else {
+        ++metrics.proposals_failed;
+      }
+      r.on_result(std::move(outcome));
+    } else if (r.on_status) {
+      r.on_status(outcome.ok() ? Status() : outcome.status());
+    }
+  }
+
+  // Completes request `id` if it is still waiting.
+  void complete(std::uint64_t id, Result<Bytes> outcome) {
+    std::optional<Request> r;
+    {
+      std::lock_guard lock(req_mu);
+      auto it = requests.find(id);
+      if (it == requests.end()) {
+        return;
+      }
+      r = std::move(it->second);
+      requests.erase(it);
+      if (r->entry.index != Index{0}) {
+        by_index.erase(r->entry.index);
+      }
+    }
+    finish(std::move(*r), std::move(outcome));
+  }
+
+  // Completes every waiting request with `status` (stop, failure).
+  void complete_all(const Status& status) {
+    std::map<std::uint64_t, Request> all;
+    {
+      std::lock_guard lock(req_mu);
+      all.swap(requests);
+      by_index.clear();
+    }
+    for (auto& [id, r] : all) {
+      finish(std::move(r), status);
+    }
+  }
+
+  // Times out requests past their deadline (core thread, every tick).
+  void expire_requests() {
+    const Clock::time_point now = Clock::now();
+    std::vector<Request> expired;
+    {
+      std::lock_guard lock(req_mu);
+      while (!requests.empty() && requests.begin()->second.deadline <= now) {
+        Request& r = requests.begin()->second;
+        if (r.entry.index != Index{0}) {
+          by_index.erase(r.entry.index);
+        }
+        expired.push_back(std::move(r));
+        requests.erase(requests.begin());
+      }
+    }
+    for (Request& r : expired) {
+      finish(std::move(r), Status(ErrorCode::kTimedOut,
+                                  fmt::format("no outcome within {} ms; it may still take effect",
+                                              config.request_timeout.count())));
+    }
+  }
+
+  Status current_failure() const {
+    std::lock_guard lock(failure_mu);
+    return failure;
+  }
+
+  // --- the core thread ------------------------------------------------------------------------
+
+  void schedule_process() {
+    if (!process_posted) {
+      process_posted = true;
+      asio::post(io, [this] { process(); });
+    }
+  }
+
+  void on_tick() {
+    if (stop_requested || !failed.ok()) {
+      return;
+    }
+    // Catch up on missed ticks (a paused process), so lease reads keep their clock promise
+    // (Config::max_clock_drift_percent); bounded, in case of a very long pause.
+    const Clock::time_point now = Clock::now();
+    int ticks = 0;
+    while (next_tick <= now && ticks < 1000) {
+      raw->tick();
+      next_tick += config.tick_interval;
+      ++ticks;
+    }
+    if (next_tick <= now) {
+      next_tick = now + config.tick_interval;
+    }
+    expire_requests();
+    if (in_flight && !warned_slow_write &&
+        now - write_started > config.tick_interval * config.raft.election_tick) {
+      warned_slow_write = true;
+      log(LogLevel::kWarning,
+          "a storage write has been in flight for {} ms: this node neither heartbeats nor "
+          "votes until it finishes",
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - write_started).count());
+    }
+    schedule_process();
+    ticker.expires_at(next_tick);
+    ticker.async_wait([this](const asio::error_code& ec) {
+      if (!ec) {
+        on_tick();
+      }
+    });
+  }
+
+  void send(std::vector<Message>& messages) {
+    for (Message& m : messages) {
+      ++metrics.messages_sent;
+      transport.send(std::move(m));
+    }
+  }
+
+  // Learns the addresses of members added by configuration entries (in the log from now on).
+  void learn_addresses(const std::vector<Entry>& entries) {
+    for (const Entry& e : entries) {
+      if (e.type != EntryType::kConfChange) {
+        continue;
+      }
+      auto cc = decode_conf_change_entry(e.data.view());
+      if (!cc.ok() || cc->change.context.empty()) {
+        continue;
+      }
+      for (const ConfChangeSingle& c : cc->change.changes) {
+        if (c.type != ConfChangeType::kRemoveNode && c.node != self) {
+          const std::string address(cc->change.context.view());
+          if (Status s = transport.add_peer(c.node, address); !s.ok()) {
+            log(LogLevel::kWarning, "member {} has an address the transport refuses: {}",
+                c.node.value, s.to_string());
+          }
+        }
+      }
+    }
+  }
+
+  void process() {
+    process_posted = false;
+    if (!failed.ok() || in_flight || stop_requested) {
+      return;
+    }
+    if (apply_queue_bytes > config.max_apply_queue_bytes) {
+      apply_blocked = true;  // the apply thread calls process() again once it drained
+      return;
+    }
+    if (!raw->has_ready()) {
+      return;
+    }
+    auto r = raw->ready();
+    if (!r.ok()) {
+      fail(r.status());
+      return;
+    }
+    Ready rd = std::move(*r);
+    ++metrics.readies;
+    term = raw->term().value;
+    metrics.elections = raw->counters().elections_started;
+    if (rd.soft_state &&
+        (rd.soft_state->role != last_role || rd.soft_state->leader != last_leader)) {
+      last_role = rd.soft_state->role;
+      last_leader = rd.soft_state->leader;
+      log(LogLevel::kInfo, "role {}, leader {}", to_string(last_role), last_leader.value);
+    }
+    learn_addresses(rd.entries);
+    send(rd.messages);
+    WriteBatch batch = WriteBatch::from(rd);
+    if (batch.empty()) {
+      after_write(std::move(rd));
+      return;
+    }
+    in_flight = std::move(rd);
+    write_started = Clock::now();
+    warned_slow_write = false;
+    storage_q.push([this, batch = std::move(batch)] {
+      const Clock::time_point t0 = Clock::now();
+      Status s = storage.save(batch);
+      metrics.storage_write.observe(micros(Clock::now() - t0));
+      ++metrics.storage_writes;
+      if (batch.sync) {
+        ++metrics.storage_syncs;
+      }
+      asio::post(io, [this, s = std::move(s)] { on_written(s); });
+    });
+  }
+
+  void on_written(const Status& s) {
+    Ready rd = std::move(*in_flight);
+    in_flight.reset();
+    if (!s.ok()) {
+      fail(Status(s.code(), "storage write failed: " + s.message()));
+    } else {
+      after_write(std::move(rd));
+    }
+    if (stop_requested && idle != nullptr) {
+      idle->set_value();
+      idle = nullptr;
+    }
+  }
+
+  void after_write(Ready rd) {
+    send(rd.persisted_messages);
+    hand_to_apply(rd);
+    if (Status a = raw->advance(rd); !a.ok()) {
+      fail(a);
+      return;
+    }
+    schedule_process();
+  }
+
+  void hand_to_apply(Ready& rd) {
+    if (rd.snapshot) {
+      apply_queue_bytes += rd.snapshot->data.size();
+      apply_q.push([this, snap = std::move(*rd.snapshot)] { restore(snap); });
+    }
+    if (!rd.committed_entries.empty()) {
+      std::uint64_t bytes = 0;
+      for (const Entry& e : rd.committed_entries) {
+        bytes += e.data.size();
+      }
+      apply_queue_bytes += bytes;
+      apply_q.push([this, entries = std::move(rd.committed_entries), bytes] {
+        apply_entries(entries);
+        drained(bytes);
+      });
+    }
+    for (const ReadState& rs : rd.read_states) {
+      if (std::optional<std::uint64_t> id = context_request(rs.context)) {
+        apply_q.push([this, index = rs.index, id = *id] {
+          pending_reads.emplace(index, id);
+          serve_reads();
+        });
+      }
+    }
+  }
+
+  // Stops the node on its own after a failure it cannot get past (core thread).
+  void fail(const Status& why) {
+    if (!failed.ok()) {
+      return;
+    }
+    failed = why;
+    {
+      std::lock_guard lock(failure_mu);
+      failure = why;
+    }
+    log(LogLevel::kError, "node stopped: {}", why.to_string());
+    ticker.cancel();
+    complete_all(why);
+  }
+
+  // --- TransportHandler (transport threads) ----------------------------------------------------
+
+  void on_message(Message m) override {
+    ++metrics.messages_received;
+    asio::post(io, [this, m = std::move(m)] {
+      if (!failed.ok() || stop_requested) {
+        return;
+      }
+      if (Status s = raw->step(m); !s.ok()) {
+        log(LogLevel::kDebug, "message refused: {} ({})", s.to_string(), describe(m));
+      }
+      schedule_process();
+    });
+  }
+  void on_unreachable(NodeId peer) override {
+    asio::post(io, [this, peer] {
+      if (failed.ok() && !stop_requested) {
+        raw->report_unreachable(peer);
+        schedule_process();
+      }
+    });
+  }
+  void on_snapshot_status(NodeId peer, bool ok) override {
+    asio::post(io, [this, peer, ok] {
+      if (failed.ok() && !stop_requested) {
+        raw->report_snapshot(peer, ok);
+        schedule_process();
+      }
+    });
+  }
+
+  // --- the apply thread -----------------------------------------------------------------------
+
+  void drained(std::uint64_t bytes) {
+    apply_queue_bytes -= bytes;
+    if (apply_blocked && apply_queue_bytes <= config.max_apply_queue_bytes / 2) {
+      apply_blocked = false;
+      asio::post(io, [this] { schedule_process(); });
+    }
+  }
+
+  void fail_from_apply(const Status& why) {
+    asio::post(io, [this, why] { fail(why); });
+  }
+
+  void restore(const Snapshot& snap) {
+    BytesReader reader(snap.data);
+    if (Status s = sm.restore(reader); !s.ok()) {
+      fail_from_apply(
+          Status(s.code(), "restoring snapshot " + describe(snap.meta.last) + ": " + s.message()));
+      drained(snap.data.size());
+      return;
+    }
+    applied = snap.meta.last.index;
+    conf_state = snap.meta.conf_state;
+    snapshot_index = applied;
+    bytes_since_snapshot = 0;
+    ++metrics.snapshots_restored;
+    log(LogLevel::kInfo, "restored snapshot {}", describe(snap.meta.last));
+    // Requests covered by the snapshot: applied (or not) elsewhere; the result is lost.
+    std::vector<std::uint64_t> covered;
+    {
+      std::lock_guard lock(req_mu);
+      for (auto it = by_index.begin(); it != by_index.end() && it->first <= applied; ++it) {
+        covered.push_back(it->second);
+      }
+    }
+    for (std::uint64_t id : covered) {
+      complete(id, Status(ErrorCode::kTimedOut,
+                          "outcome unknown: the entry was covered by a snapshot from the leader"));
+    }
+    drained(snap.data.size());
+    serve_reads();
+  }
+
+  void apply_entries(const std::vector<Entry>& entries) {
+    for (const Entry& e : entries) {
+      if (e.index <= applied) {
+        continue;
+      }
+      // Our requests appended at this index by an earlier term's leader (us) are lost if the
+      // entry here now has another term.
+      std::optional<std::uint64_t> waiting;
+      {
+        std::lock_guard lock(req_mu);
+        if (auto it = by_index.find(e.index); it != by_index.end()) {
+          auto r = requests.find(it->second);
+          if (r != requests.end() && r->second.entry.term != e.term) {
+            waiting = it->second;
+          }
+        }
+      }
+      if (waiting) {
+        complete(*waiting,
+                 Status(ErrorCode::kProposalDropped,
+                        fmt::format("entry {} was replaced by a later leader's", e.index.value)));
+      }
+      switch (e.type) {
+        case EntryType::kNormal: {
+          auto env = node_detail::unwrap(e.data.view());
+          if (!env.ok()) {
+            fail_from_apply(
+                Status(ErrorCode::kCorruption,
+                       fmt::format("entry {}: {}", e.index.value, env.status().message())));
+            return;
+          }
+          Bytes result = sm.apply(e.index, env->command);
+          ++metrics.applied;
+          bytes_since_snapshot += env->command.size();
+          applied = e.index;
+          if (env->origin == self) {
+            complete(env->request, std::move(result));
+          }
+          break;
+        }
+        case EntryType::kConfChange: {
+          auto cc = decode_conf_change_entry(e.data.view());
+          if (!cc.ok()) {
+            fail_from_apply(cc.status());
+            return;
+          }
+          conf_state = cc->result;
+          applied = e.index;
+          for (const ConfChangeSingle& c : cc->change.changes) {
+            if (c.type == ConfChangeType::kRemoveNode && c.node != self) {
+              transport.remove_peer(c.node);
+            }
+          }
+          log(LogLevel::kInfo, "membership {} applied at {}", describe(conf_state), e.index.value);
+          std::optional<std::uint64_t> id;
+          {
+            std::lock_guard lock(req_mu);
+            if (auto it = by_index.find(e.index); it != by_index.end()) {
+              id = it->second;
+            }
+          }
+          if (id) {
+            complete(*id, Bytes());
+          }
+          break;
+        }
+        case EntryType::kNoop:
+          applied = e.index;
+          break;
+      }
+    }
+    serve_reads();
+    maybe_snapshot();
+  }
+
+  void serve_reads() {
+    while (!pending_reads.empty() && pending_reads.begin()->first <= applied) {
+      const std::uint64_t id = pending_reads.begin()->second;
+      pending_reads.erase(pending_reads.begin());
+      ++metrics.reads;
+      complete(id, Bytes());
+    }
+  }
+
+  void maybe_snapshot() {
+    if (snapshot_running || applied <= snapshot_index) {
+      return;
+    }
+    const bool by_count = config.snapshot_entries != 0 &&
+                          applied.value - snapshot_index.value >= config.snapshot_entries;
+    const bool by_size =
+        config.snapshot_bytes != 0 && bytes_since_snapshot >= config.snapshot_bytes;
+    if (!by_count && !by_size) {
+      return;
+    }
+    StringWriter writer;
+    if (Status s = sm.snapshot(writer); !s.ok()) {
+      log(LogLevel::kError, "state machine snapshot at {} failed: {}", applied.value,
+          s.to_string());
+      snapshot_index = applied;  // try again after another interval, not on every entry
+      bytes_since_snapshot = 0;
+      return;
+    }
+    snapshot_running = true;
+    const Index at = applied;
+    storage_q.push([this, at, cs = conf_state, data = std::move(writer.data)]() mutable {
+      const std::size_t size = data.size();
+      Status s = storage.create_snapshot(at, cs, Bytes(std::move(data)));
+      if (s.ok() && at.value > config.compaction_margin) {
+        s = storage.compact(Index{at.value - config.compaction_margin});
+      }
+      if (s.ok()) {
+        ++metrics.snapshots_taken;
+        log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, size);
+      } else {
+        log(LogLevel::kError, "storing the snapshot at {} failed: {}", at.value, s.to_string());
+      }
+      apply_q.push([this, at, ok = s.ok()] {
+        snapshot_running = false;
+        if (ok) {
+          snapshot_index = at;
+          bytes_since_snapshot = 0;
+        }
+      });
+    });
+  }
+
+  // --- calls from any thread ------------------------------------------------------------------
+
+  // Proposes a membership change; the future completes when it is applied here.
+  std::future<Status> change_membership(ConfChange change) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    std::future<Status> f = promise->get_future();
+    Request r;
+    r.on_status = [promise](Status s) { promise->set_value(std::move(s)); };
+    std::optional<std::uint64_t> id = add_request(std::move(r));
+    if (!id) {
+      return f;
+    }
+    asio::post(io, [this, id = *id, change = std::move(change)] {
+      if (!failed.ok() || stop_requested) {
+        return;
+      }
+      auto p = raw->propose_conf_change(change);
+      if (!p.ok()) {
+        complete(id, p.status());
+        return;
+      }
+      {
+        std::lock_guard lock(req_mu);
+        if (auto it = requests.find(id); it != requests.end()) {
+          it->second.entry = p->id;
+          by_index[p->id.index] = id;
+        }
+      }
+      schedule_process();
+    });
+    return f;
+  }
+
+  // Runs `fn` on the core thread and returns its result (directly when already there).
+  template <typename Fn>
+  auto on_core(Fn fn) -> decltype(fn()) {
+    using R = decltype(fn());
+    if (std::this_thread::get_id() == core_thread.get_id()) {
+      return fn();
+    }
+    auto promise = std::make_shared<std::promise<R>>();
+    std::future<R> f = promise->get_future();
+    asio::post(io, [promise, fn] { promise->set_value(fn()); });
+    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      return Status(ErrorCode::kTimedOut, "the node's core thread did not answer within 10 s");
+    }
+    return f.get();
+  }
+};
+
+// --- Node ---------------------------------------------------------------------------------------
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() {
+  stop();
+}
+
+Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
+                                           Transport& transport, StateMachine& state_machine) {
+  auto invalid = [](const std::string& why) {
+    return Status(ErrorCode::kInvalidArgument, "node config: " + why);
+  };
+  using std::chrono::milliseconds;
+  if (config.tick_interval < milliseconds(1) || config.tick_interval > milliseconds(10000)) {
+    return invalid(
+        fmt::format("tick_interval {} ms is not within 1 ms..10 s", config.tick_interval.count()));
+  }
+  if (config.request_timeout <= milliseconds(0)) {
+    return invalid("request_timeout must be positive");
+  }
+  if (config.max_pending_requests == 0 || config.max_apply_queue_bytes == 0) {
+    return invalid("max_pending_requests and max_apply_queue_bytes must be positive");
+  }
+  for (const auto& [id, address] : config.peers) {
+    if (id == kNoNode || id == config.raft.id) {
+      return invalid(fmt::format("peers: {} is not another node's id", id.value));
+    }
+  }
+  auto impl = std::make_unique<Impl>(std::move(config), storage, transport, state_machine);
+  Impl& d = *impl;
+  d.self = d.config.raft.id;
+  std::shared_ptr<Logger> sink =
+      d.config.logger ? d.config.logger : std::make_shared<StderrLogger>();
+  d.logger = std::make_shared<NodeLogger>(sink, d.self, d.term);
+  d.config.raft.logger = d.logger;
+
+  // The state machine starts from the stored snapshot; the log after it is applied again.
+  auto snap = storage.snapshot();
+  if (!snap.ok()) {
+    return snap.status();
+  }
+  auto initial = storage.initial_state();
+  if (!initial.ok()) {
+    return initial.status();
+  }
+  d.conf_state = initial->conf_state;
+  if (!snap->empty()) {
+    BytesReader reader(snap->data);
+    if (Status s = state_machine.restore(reader); !s.ok()) {
+      return Status(s.code(), "restoring the stored snapshot " + describe(snap->meta.last) + ": " +
+                                  s.message());
+    }
+    d.applied = snap->meta.last.index;
+    d.snapshot_index = d.applied;
+    d.conf_state = snap->meta.conf_state;
+  }
+  d.config.raft.applied = d.applied;
+  auto raw = RawNode::create(d.config.raft, storage);
+  if (!raw.ok()) {
+    return raw.status();
+  }
+  d.raw.emplace(std::move(*raw));
+  d.term = d.raw->term().value;
+  for (const auto& [id, address] : d.config.peers) {
+    if (Status s = transport.add_peer(id, address); !s.ok()) {
+      return invalid(fmt::format("peer {}: {}", id.value, s.message()));
+    }
+  }
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Status Node::start() {
+  Impl& d = *impl_;
+  {
+    std::lock_guard lock(d.phase_mu);
+    if (d.phase != Impl::Phase::kCreated) {
+      return Status(ErrorCode::kFailedPrecondition, "the node was started before");
+    }
+    d.phase = Impl::Phase::kRunning;
+  }
+  // Read before the core thread runs: from then on only it touches the core.
+  const std::string membership = describe(d.raw->status().config);
+  d.storage_q.start();
+  d.apply_q.start();
+  d.work.emplace(asio::make_work_guard(d.io));
+  d.core_thread = std::thread([&d] { d.io.run(); });
+  if (Status s = d.transport.start(d); !s.ok()) {
+    stop();
+    return s;
+  }
+  d.accepting = true;
+  asio::post(d.io, [&d] {
+    d.next_tick = Clock::now() + d.config.tick_interval;
+    d.on_tick();
+  });
+  d.log(LogLevel::kInfo, "started: {}", membership);
+  return Status();
+}
+
+void Node::stop() {
+  Impl& d = *impl_;
+  {
+    std::lock_guard lock(d.phase_mu);
+    if (d.phase != Impl::Phase::kRunning) {
+      d.phase = Impl::Phase::kStopped;
+      return;
+    }
+    d.phase = Impl::Phase::kStopping;
+  }
+  d.accepting = false;
+  d.transport.stop();  // nothing new comes in; what goes out is dropped
+  // Let the write in flight finish (acknowledged entries are on disk), then stop the core.
+  std::promise<void> idle;
+  std::future<void> idle_done = idle.get_future();
+  asio::post(d.io, [&d, &idle] {
+    d.stop_requested = true;
+    d.ticker.cancel();
+    if (d.in_flight) {
+      d.idle = &idle;
+    } else {
+      idle.set_value();
+    }
+  });
+  while (idle_done.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    d.log(LogLevel::kWarning, "stopping: still waiting for a storage write to finish");
+  }
+  d.work.reset();
+  d.io.stop();
+  d.core_thread.join();
+  d.apply_q.stop_and_join();  // applies what was handed over, completing its requests
+  d.storage_q.stop_and_join();
+  d.complete_all(Status(ErrorCode::kStopped, "the node stopped"));
+  std::lock_guard lock(d.phase_mu);
+  d.phase = Impl::Phase::kStopped;
+  d.log(LogLevel::kInfo, "stopped");
+}
+
+void Node::propose(Bytes command, ProposeCallback done) {
+  Impl& d = *impl_;
+  Impl::Request r;
+  r.on_result = std::move(done);
+  std::optional<std::uint64_t> id = d.add_request(std::move(r));
+  if (!id) {
+    return;
+  }
+  asio::post(d.io, [&d, id = *id, command = std::move(command)] {
+    if (!d.failed.ok() || d.stop_requested) {
+      return;  // completed by fail() or stop()
+    }
+    auto p = d.raw->propose(node_detail::wrap(d.self, id, command.view()));
+    if (!p.ok()) {
+      d.complete(id, p.status());
+      return;
+    }
+    ++d.metrics.proposals;
+    if (p->forwarded_to == kNoNode) {
+      std::lock_guard lock(d.req_mu);
+      if (auto it = d.requests.find(id); it != d.requests.end()) {
+        it->second.entry = p->id;
+        d.by_index[p->id.index] = id;
+      }
+    }
+    d.schedule_process();
+  });
+}
+
+std::future<Result<Bytes>> Node::propose(Bytes command) {
+  auto promise = std::make_shared<std::promise<Result<Bytes>>>();
+  std::future<Result<Bytes>> f = promise->get_future();
+  propose(std::move(command), [promise](Result<Bytes> r) { promise->set_value(std::move(r)); });
+  return f;
+}
+
+void Node::linearizable_read(StatusCallback ready) {
+  Impl& d = *impl_;
+  Impl::Request r;
+  r.on_status = std::move(ready);
+  std::optional<std::uint64_t> id = d.add_request(std::move(r));
+  if (!id) {
+    return;
+  }
+  asio::post(d.io, [&d, id = *id] {
+    if (!d.failed.ok() || d.stop_requested) {
+      return;
+    }
+    if (Status s = d.raw->read_index(request_context(id)); !s.ok()) {
+      d.complete(id, s);
+      return;
+    }
+    d.schedule_process();
+  });
+}
+
+std::future<Status> Node::read_index() {
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> f = promise->get_future();
+  linearizable_read([promise](Status s) { promise->set_value(std::move(s)); });
+  return f;
+}
+
+namespace {
+
+ConfChange single_change(ConfChangeType type, NodeId id, std::string address) {
+  ConfChange cc;
+  cc.changes = {ConfChangeSingle{type, id}};
+  cc.context = Bytes(std::move(address));
+  return cc;
+}
+
+}  // namespace
+
+std::future<Status> Node::add_voter(NodeId id, std::string address) {
+  return impl_->change_membership(single_change(ConfChangeType::kAddVoter, id, std::move(address)));
+}
+
+std::future<Status> Node::add_learner(NodeId id, std::string address) {
+  return impl_->change_membership(
+      single_change(ConfChangeType::kAddLearner, id, std::move(address)));
+}
+
+std::future<Status> Node::promote(NodeId id) {
+  return impl_->change_membership(single_change(ConfChangeType::kAddVoter, id, {}));
+}
+
+std::future<Status> Node::remove(NodeId id) {
+  return impl_->change_membership(single_change(ConfChangeType::kRemoveNode, id, {}));
+}
+
+Status Node::transfer_leadership(NodeId to) {
+  Impl& d = *impl_;
+  if (!d.accepting) {
+    return Status(ErrorCode::kStopped, "the node is not running");
+  }
+  return d.on_core([&d, to]() -> Status {
+    Status s = d.raw->transfer_leadership(to);
+    d.schedule_process();
+    return s;
+  });
+}
+
+Status Node::campaign() {
+  Impl& d = *impl_;
+  if (!d.accepting) {
+    return Status(ErrorCode::kStopped, "the node is not running");
+  }
+  return d.on_core([&d]() -> Status {
+    Status s = d.raw->campaign();
+    d.schedule_process();
+    return s;
+  });
+}
+
+Result<NodeStatus> Node::status() const {
+  Impl& d = *impl_;
+  if (!d.accepting) {
+    return Status(ErrorCode::kStopped, "the node is not running");
+  }
+  return d.on_core([&d]() -> Result<NodeStatus> { return d.raw->status(); });
+}
+
+NodeMetrics Node::metrics() const {
+  const node_detail::Metrics& m = impl_->metrics;
+  NodeMetrics out;
+  out.proposals = m.proposals;
+  out.proposals_failed = m.proposals_failed;
+  out.applied = m.applied;
+  out.reads = m.reads;
+  out.readies = m.readies;
+  out.storage_writes = m.storage_writes;
+  out.storage_syncs = m.storage_syncs;
+  out.snapshots_taken = m.snapshots_taken;
+  out.snapshots_restored = m.snapshots_restored;
+  out.messages_sent = m.messages_sent;
+  out.messages_received = m.messages_received;
+  out.elections = m.elections;
+  out.commit_latency = m.commit_latency.read();
+  out.storage_write = m.storage_write.read();
+  return out;
+}
+
+std::string Node::prometheus_text() const {
+  return node_detail::prometheus_text(metrics(), impl_->self);
+}
+
+Status Node::failure() const {
+  return impl_->current_failure();
+}
+
+}  // namespace skiff

@@ -1,0 +1,564 @@
+// Node: three members in one process over loopback TCP (AsioTransport) with LMDB storage in
+// temporary directories. Elections, proposals from several threads, the leader stopping,
+// restarts that catch up through the log and through a snapshot, graceful stop under load,
+// storage that hangs or fails (PITFALLS #18).
+#include "skiff/node/node.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "skiff/storage/lmdb_storage.h"
+#include "skiff/transport/asio_transport.h"
+#include "support/temp_dir.h"
+#include "transport/asio_test_support.h"
+
+namespace skiff {
+namespace {
+
+using std::chrono::milliseconds;
+using test::CapturingLogger;
+using test::eventually;
+
+constexpr std::uint64_t kCluster = 7;
+
+// A string map: "set k v" returns the previous value; the snapshot is the whole map.
+class KvMachine final : public StateMachine {
+ public:
+  Bytes apply(Index index, std::string_view command) override {
+    std::lock_guard lock(mu_);
+    EXPECT_GT(index, last_) << "indexes must increase";
+    last_ = index;
+    const std::size_t a = command.find(' ');
+    const std::size_t b = command.find(' ', a + 1);
+    if (command.substr(0, a) != "set" || b == std::string_view::npos) {
+      return Bytes("bad command");
+    }
+    std::string key(command.substr(a + 1, b - a - 1));
+    std::string old = map_[key];
+    map_[key] = std::string(command.substr(b + 1));
+    return Bytes(old.empty() ? std::string("-") : old);
+  }
+  Status snapshot(SnapshotWriter& out) override {
+    std::lock_guard lock(mu_);
+    std::string s;
+    for (const auto& [k, v] : map_) {
+      s += k + '\t' + v + '\n';
+    }
+    return out.write(s);
+  }
+  Status restore(SnapshotReader& in) override {
+    std::string s(in.size(), '\0');
+    std::size_t at = 0;
+    while (std::size_t n = in.read(s.data() + at, s.size() - at)) {
+      at += n;
+    }
+    std::lock_guard lock(mu_);
+    map_.clear();
+    std::size_t pos = 0;
+    while (pos < s.size()) {
+      const std::size_t tab = s.find('\t', pos);
+      const std::size_t nl = s.find('\n', tab);
+      map_[s.substr(pos, tab - pos)] = s.substr(tab + 1, nl - tab - 1);
+      pos = nl + 1;
+    }
+    ++restores_;
+    return Status();
+  }
+  std::map<std::string, std::string> map() {
+    std::lock_guard lock(mu_);
+    return map_;
+  }
+  int restores() {
+    std::lock_guard lock(mu_);
+    return restores_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string> map_;
+  Index last_;
+  int restores_ = 0;
+};
+
+// Storage that can be made to hang or fail, around a real one.
+class FaultyStorage final : public Storage {
+ public:
+  explicit FaultyStorage(std::unique_ptr<Storage> inner) : inner_(std::move(inner)) {}
+  Result<InitialState> initial_state() const override { return inner_->initial_state(); }
+  Result<std::vector<Entry>> entries(Index lo, Index hi, std::uint64_t max) const override {
+    return inner_->entries(lo, hi, max);
+  }
+  Result<Term> term(Index i) const override { return inner_->term(i); }
+  Index first_index() const override { return inner_->first_index(); }
+  Index last_index() const override { return inner_->last_index(); }
+  Result<Snapshot> snapshot() const override { return inner_->snapshot(); }
+  Status save(const WriteBatch& batch) override {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(30), [this] { return !hang_; });
+    if (fail_) {
+      return Status(ErrorCode::kStorage, "injected: No space left on device");
+    }
+    lock.unlock();
+    return inner_->save(batch);
+  }
+  Status create_snapshot(Index index, const ConfState& cs, Bytes data) override {
+    return inner_->create_snapshot(index, cs, std::move(data));
+  }
+  Status compact(Index index) override { return inner_->compact(index); }
+
+  void hang(bool on) {
+    {
+      std::lock_guard lock(mu_);
+      hang_ = on;
+    }
+    cv_.notify_all();
+  }
+  void fail(bool on) {
+    std::lock_guard lock(mu_);
+    fail_ = on;
+  }
+
+ private:
+  std::unique_ptr<Storage> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool hang_ = false;
+  bool fail_ = false;
+};
+
+struct Member {
+  std::string dir;
+  std::string address;
+  std::unique_ptr<FaultyStorage> storage;
+  std::unique_ptr<AsioTransport> transport;
+  std::unique_ptr<KvMachine> sm;
+  std::unique_ptr<Node> node;
+};
+
+// Three members; each can be stopped and restarted on its data directory and address.
+class Cluster {
+ public:
+  explicit Cluster(std::function<void(NodeConfig&)> tweak = {}) : tweak_(std::move(tweak)) {
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      Member& m = members_[id];
+      m.dir = dir_.path() + "/n" + std::to_string(id);
+      m.transport = make_transport(id, "127.0.0.1:0");
+      m.address = m.transport->listen_address();
+    }
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      start(id, /*fresh_transport=*/false);
+    }
+  }
+  ~Cluster() {
+    for (auto& [id, m] : members_) {
+      if (m.storage) {
+        m.storage->hang(false);
+      }
+      if (m.node) {
+        m.node->stop();
+      }
+    }
+  }
+
+  std::unique_ptr<AsioTransport> make_transport(std::uint64_t id, const std::string& address) {
+    AsioTransportOptions o;
+    o.cluster_id = kCluster;
+    o.self = NodeId{id};
+    o.listen_address = address;
+    o.backoff_initial = milliseconds(10);
+    o.backoff_max = milliseconds(200);
+    auto t = AsioTransport::create(std::move(o));
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+    return std::move(*t);
+  }
+
+  void start(std::uint64_t id, bool fresh_transport = true) {
+    Member& m = members_[id];
+    LmdbOptions lo;
+    lo.path = m.dir;
+    lo.cluster_id = kCluster;
+    lo.node_id = NodeId{id};
+    lo.bootstrap.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+    auto s = LmdbStorage::open(lo);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    m.storage = std::make_unique<FaultyStorage>(std::move(*s));
+    if (fresh_transport) {
+      m.transport = make_transport(id, m.address);
+    }
+    m.sm = std::make_unique<KvMachine>();
+    NodeConfig c;
+    c.raft.id = NodeId{id};
+    c.raft.seed = id;
+    c.raft.election_tick = 10;
+    c.tick_interval = milliseconds(10);
+    c.request_timeout = milliseconds(5000);
+    c.logger = logger;
+    for (const auto& [other, om] : members_) {
+      if (other != id) {
+        c.peers[NodeId{other}] = om.address;
+      }
+    }
+    if (tweak_) {
+      tweak_(c);
+    }
+    auto n = Node::create(c, *m.storage, *m.transport, *m.sm);
+    ASSERT_TRUE(n.ok()) << n.status().to_string();
+    m.node = std::move(*n);
+    ASSERT_TRUE(m.node->start().ok());
+  }
+
+  void stop(std::uint64_t id) {
+    Member& m = members_[id];
+    m.node->stop();
+    m.node.reset();
+    m.transport.reset();
+    m.storage.reset();
+  }
+
+  // The leader all running members agree on, waiting up to 10 s.
+  std::uint64_t leader() {
+    std::uint64_t found = 0;
+    eventually([&] {
+      std::set<std::uint64_t> seen;
+      for (auto& [id, m] : members_) {
+        if (!m.node) {
+          continue;
+        }
+        auto st = m.node->status();
+        if (!st.ok()) {
+          return false;
+        }
+        seen.insert(st->leader.value);
+        if (st->role == Role::kLeader) {
+          found = id;
+        }
+      }
+      return found != 0 && seen.size() == 1 && *seen.begin() == found;
+    });
+    return found;
+  }
+
+  Member& at(std::uint64_t id) { return members_[id]; }
+  Node& node(std::uint64_t id) { return *members_[id].node; }
+
+  // Whether every running member's state machine holds `expected`.
+  bool converged(const std::map<std::string, std::string>& expected) {
+    return eventually([&] {
+      for (auto& [id, m] : members_) {
+        if (m.node && m.sm->map() != expected) {
+          return false;
+        }
+      }
+      return true;
+    });
+  }
+
+  std::shared_ptr<CapturingLogger> logger = std::make_shared<CapturingLogger>();
+
+ private:
+  test::TempDir dir_{"skiff-node"};
+  std::function<void(NodeConfig&)> tweak_;
+  std::map<std::uint64_t, Member> members_;
+};
+
+Bytes set(const std::string& k, const std::string& v) {
+  return Bytes("set " + k + " " + v);
+}
+
+// Proposes on the leader, following leadership changes, until it succeeds (bounded).
+Result<Bytes> put(Cluster& c, const std::string& k, const std::string& v) {
+  Result<Bytes> last = Status(ErrorCode::kUnavailable, "not tried");
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const std::uint64_t l = c.leader();
+    if (l == 0) {
+      continue;
+    }
+    last = c.node(l).propose(set(k, v)).get();
+    if (last.ok()) {
+      return last;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return last;
+}
+
+TEST(Node, ElectsALeaderAndAppliesProposalsFromManyThreads) {
+  Cluster c;
+  const std::uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  std::map<std::string, std::string> expected;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::future<Result<Bytes>>> futures;
+      for (int i = 0; i < 50; ++i) {
+        futures.push_back(
+            c.node(l).propose(set("k" + std::to_string(t) + "-" + std::to_string(i), "v")));
+      }
+      for (auto& f : futures) {
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+        Result<Bytes> r = f.get();
+        EXPECT_TRUE(r.ok()) << r.status().to_string();
+        if (r.ok()) {
+          EXPECT_EQ(r->view(), "-");  // each key is new
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(ok, 200);
+  for (int t = 0; t < 4; ++t) {
+    for (int i = 0; i < 50; ++i) {
+      expected["k" + std::to_string(t) + "-" + std::to_string(i)] = "v";
+    }
+  }
+  EXPECT_TRUE(c.converged(expected));
+  // Proposals arriving together share storage writes: fewer writes than proposals.
+  const NodeMetrics m = c.node(l).metrics();
+  EXPECT_LT(m.storage_writes, 200u) << "no batching";
+  EXPECT_GE(m.commit_latency.count, 200u);
+  EXPECT_NE(c.node(l).prometheus_text().find("skiff_commit_latency_seconds_count{node=\""),
+            std::string::npos);
+}
+
+TEST(Node, AFollowerRefersProposalsToTheLeader) {
+  Cluster c;
+  const std::uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const std::uint64_t f = l % 3 + 1;
+  Result<Bytes> r = c.node(f).propose(set("a", "1")).get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kNotLeader);
+  EXPECT_EQ(r.status().leader_hint(), NodeId{l});
+}
+
+TEST(Node, ReadsSeeEveryAcknowledgedWrite) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "x", "1").ok());
+  const std::uint64_t l = c.leader();
+  ASSERT_TRUE(c.node(l).propose(set("x", "2")).get().ok());
+  // A read on the leader, and on a follower (forwarded to the leader by the core).
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    Status s = c.node(id).read_index().get();
+    ASSERT_TRUE(s.ok()) << "node " << id << ": " << s.to_string();
+    EXPECT_EQ(c.at(id).sm->map()["x"], "2") << "node " << id << " served a stale read";
+  }
+}
+
+TEST(Node, ANewLeaderTakesOverWhenTheLeaderStops) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "before", "1").ok());
+  const std::uint64_t old = c.leader();
+  c.stop(old);
+  const std::uint64_t now = c.leader();
+  ASSERT_NE(now, 0u);
+  EXPECT_NE(now, old);
+  ASSERT_TRUE(put(c, "after", "2").ok());
+  EXPECT_TRUE(c.converged({{"before", "1"}, {"after", "2"}}));
+}
+
+TEST(Node, ARestartedMemberCatchesUpThroughTheLog) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  const std::uint64_t f = c.leader() % 3 + 1;
+  c.stop(f);
+  std::map<std::string, std::string> expected{{"a", "1"}};
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(put(c, "k" + std::to_string(i), "v").ok());
+    expected["k" + std::to_string(i)] = "v";
+  }
+  c.start(f);
+  EXPECT_TRUE(c.converged(expected));
+  EXPECT_EQ(c.at(f).sm->restores(), 0) << "caught up through the log, not a snapshot";
+}
+
+TEST(Node, ARestartedMemberCatchesUpThroughASnapshot) {
+  Cluster c([](NodeConfig& nc) {
+    nc.snapshot_entries = 40;
+    nc.compaction_margin = 5;
+  });
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  const std::uint64_t f = c.leader() % 3 + 1;
+  c.stop(f);
+  std::map<std::string, std::string> expected{{"a", "1"}};
+  for (int i = 0; i < 120; ++i) {
+    ASSERT_TRUE(put(c, "k" + std::to_string(i), "v").ok());
+    expected["k" + std::to_string(i)] = "v";
+  }
+  const std::uint64_t l = c.leader();
+  ASSERT_TRUE(eventually([&] { return c.node(l).metrics().snapshots_taken >= 2; }));
+  c.start(f);
+  EXPECT_TRUE(c.converged(expected));
+  EXPECT_GE(c.node(f).metrics().snapshots_restored, 1u) << "expected a snapshot from the leader";
+  // And the restarted member restarts again from its own stored snapshot.
+  c.stop(f);
+  c.start(f);
+  EXPECT_TRUE(c.converged(expected));
+}
+
+TEST(Node, StopUnderLoadCompletesEveryRequestAndLosesNothingAcknowledged) {
+  Cluster c;
+  const std::uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  std::atomic<bool> go{true};
+  std::mutex mu;
+  std::vector<std::string> acknowledged;
+  std::atomic<int> completed{0};
+  std::atomic<int> issued{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000 && go; ++i) {
+        const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+        ++issued;
+        auto f = c.node(l).propose(set(key, "v"));
+        if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+          ADD_FAILURE() << "a proposal future hung";
+          return;
+        }
+        ++completed;
+        if (f.get().ok()) {
+          std::lock_guard lock(mu);
+          acknowledged.push_back(key);
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  c.node(l).stop();  // graceful, while proposals are in flight
+  go = false;
+  for (auto& th : threads) {
+    th.join();
+  }
+  c.stop(l);
+  EXPECT_EQ(completed.load(), issued.load());
+  ASSERT_GT(acknowledged.size(), 0u);
+  // Every acknowledged write survives on the remaining majority.
+  ASSERT_NE(c.leader(), 0u);
+  ASSERT_TRUE(put(c, "marker", "1").ok());
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    if (id == l) {
+      continue;
+    }
+    ASSERT_TRUE(c.node(id).read_index().get().ok());
+    const auto map = c.at(id).sm->map();
+    for (const std::string& k : acknowledged) {
+      ASSERT_TRUE(map.contains(k)) << "acknowledged " << k << " lost on node " << id;
+    }
+  }
+}
+
+TEST(Node, ALeaderWhoseDiskHangsIsReplaced) {  // PITFALLS #18
+  Cluster c;
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  const std::uint64_t old = c.leader();
+  c.at(old).storage->hang(true);
+  auto stuck = c.node(old).propose(set("stuck", "1"));
+  // The others elect a new leader and commit without it.
+  std::uint64_t now = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      if (id != old) {
+        auto st = c.node(id).status();
+        if (st.ok() && st->role == Role::kLeader) {
+          now = id;
+          return true;
+        }
+      }
+    }
+    return false;
+  }));
+  ASSERT_TRUE(c.node(now).propose(set("b", "2")).get().ok());
+  EXPECT_TRUE(eventually([&] { return c.logger->contains("a storage write has been in flight"); }))
+      << "the hung node says nothing";
+  c.at(old).storage->hang(false);
+  ASSERT_EQ(stuck.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
+TEST(Node, ALeaderWhoseDiskFailsStopsAndSaysWhy) {  // PITFALLS #18
+  Cluster c;
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  const std::uint64_t old = c.leader();
+  c.at(old).storage->fail(true);
+  Result<Bytes> r = c.node(old).propose(set("b", "1")).get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kStorage) << r.status().to_string();
+  EXPECT_EQ(c.node(old).failure().code(), ErrorCode::kStorage);
+  EXPECT_NE(c.node(old).failure().message().find("No space left"), std::string::npos);
+  EXPECT_TRUE(c.logger->contains("node stopped: Storage"));
+  // Later requests fail at once with the same reason.
+  EXPECT_EQ(c.node(old).propose(set("c", "1")).get().status().code(), ErrorCode::kStorage);
+  // The others carry on.
+  std::uint64_t now = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      auto st = id == old ? Result<NodeStatus>(Status()) : c.node(id).status();
+      if (id != old && st.ok() && st->role == Role::kLeader) {
+        now = id;
+        return true;
+      }
+    }
+    return false;
+  }));
+  EXPECT_TRUE(c.node(now).propose(set("d", "1")).get().ok());
+}
+
+TEST(Node, ConfigIsChecked) {
+  test::TempDir dir("skiff-node");
+  LmdbOptions lo;
+  lo.path = dir.path();
+  lo.cluster_id = kCluster;
+  lo.node_id = NodeId{1};
+  lo.bootstrap.voters = {NodeId{1}};
+  auto s = LmdbStorage::open(lo);
+  ASSERT_TRUE(s.ok());
+  AsioTransportOptions to;
+  to.cluster_id = kCluster;
+  to.self = NodeId{1};
+  to.listen_address = "127.0.0.1:0";
+  auto t = AsioTransport::create(to);
+  ASSERT_TRUE(t.ok());
+  KvMachine sm;
+  auto bad = [&](std::function<void(NodeConfig&)> change, const std::string& why) {
+    NodeConfig c;
+    c.raft.id = NodeId{1};
+    change(c);
+    auto n = Node::create(c, **s, **t, sm);
+    ASSERT_FALSE(n.ok()) << why;
+    EXPECT_NE(n.status().message().find(why), std::string::npos) << n.status().message();
+  };
+  bad([](NodeConfig& c) { c.tick_interval = milliseconds(0); }, "tick_interval");
+  bad([](NodeConfig& c) { c.peers[NodeId{1}] = "127.0.0.1:1"; }, "not another node's id");
+  bad([](NodeConfig& c) { c.peers[NodeId{2}] = "nowhere"; }, "peer 2");
+  bad([](NodeConfig& c) { c.raft.election_tick = 1; }, "election_tick");
+  // A single-member cluster works end to end.
+  NodeConfig c;
+  c.raft.id = NodeId{1};
+  auto n = Node::create(c, **s, **t, sm);
+  ASSERT_TRUE(n.ok()) << n.status().to_string();
+  ASSERT_TRUE((*n)->start().ok());
+  EXPECT_EQ((*n)->start().code(), ErrorCode::kFailedPrecondition);
+  Result<Bytes> r = Status(ErrorCode::kUnavailable, "");
+  ASSERT_TRUE(eventually([&] {
+    r = (*n)->propose(set("solo", "1")).get();
+    return r.ok();
+  })) << r.status().to_string();
+  (*n)->stop();
+  EXPECT_EQ((*n)->propose(set("late", "1")).get().status().code(), ErrorCode::kStopped);
+}
+
+}  // namespace
+}  // namespace skiff
