@@ -2,7 +2,8 @@
 # Installs the skiff build into a fresh prefix and checks what a user gets:
 #   1. only include/skiff/ under <prefix>/include (DESIGN.md §5.8: internal headers stay home);
 #   2. skiff::core links nothing but the standard library (no INTERFACE_LINK_LIBRARIES);
-#   3. tests/install/consumer configures with find_package(skiff), builds, and runs to 0.
+#   3. tests/install/consumer configures with find_package(skiff), builds, and runs to 0;
+#      with -DMINIMAL_EXAMPLE=<examples/minimal/main.cc> it builds and runs that too.
 cmake_minimum_required(VERSION 3.25)
 
 foreach(var SKIFF_BUILD_DIR PREFIX CONSUMER_SOURCE_DIR CONSUMER_BINARY_DIR CXX_COMPILER)
@@ -66,6 +67,9 @@ set(consumer_args
 if(DEFINED MAKE_PROGRAM AND NOT MAKE_PROGRAM STREQUAL "")
   list(APPEND consumer_args "-DCMAKE_MAKE_PROGRAM=${MAKE_PROGRAM}")
 endif()
+if(DEFINED MINIMAL_EXAMPLE AND NOT MINIMAL_EXAMPLE STREQUAL "")
+  list(APPEND consumer_args "-DSKIFF_MINIMAL_EXAMPLE=${MINIMAL_EXAMPLE}")
+endif()
 if(DEFINED SKIFF_CONFIG AND NOT SKIFF_CONFIG STREQUAL "")
   list(APPEND consumer_args "-DCMAKE_BUILD_TYPE=${SKIFF_CONFIG}")
 endif()
@@ -85,4 +89,8 @@ endif()
 run("build the consumer" "${CMAKE_COMMAND}" --build "${CONSUMER_BINARY_DIR}")
 run("run the consumer" "${CONSUMER_BINARY_DIR}/app")
 run("run the installed conformance suite" "${CONSUMER_BINARY_DIR}/conformance")
+if(DEFINED MINIMAL_EXAMPLE AND NOT MINIMAL_EXAMPLE STREQUAL "")
+  run("run examples/minimal built from the installed package" "${CONSUMER_BINARY_DIR}/minimal"
+    "${CONSUMER_BINARY_DIR}/minimal-data")
+endif()
 message(STATUS "install_consumer: passed")
