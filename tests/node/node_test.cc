@@ -187,7 +187,9 @@ class Cluster {
     lo.path = m.dir;
     lo.cluster_id = kCluster;
     lo.node_id = NodeId{id};
-    lo.bootstrap.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+    if (!joining_.contains(id)) {
+      lo.bootstrap.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+    }
     auto s = LmdbStorage::open(lo);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     m.storage = std::make_unique<FaultyStorage>(std::move(*s));
@@ -214,6 +216,16 @@ class Cluster {
     ASSERT_TRUE(n.ok()) << n.status().to_string();
     m.node = std::move(*n);
     ASSERT_TRUE(m.node->start().ok());
+  }
+
+  // A new member `id` with an empty membership (waiting to be added), on a fresh address.
+  void add_member(std::uint64_t id) {
+    Member& m = members_[id];
+    m.dir = dir_.path() + "/n" + std::to_string(id);
+    m.transport = make_transport(id, "127.0.0.1:0");
+    m.address = m.transport->listen_address();
+    joining_.insert(id);
+    start(id, /*fresh_transport=*/false);
   }
 
   void stop(std::uint64_t id) {
@@ -268,6 +280,7 @@ class Cluster {
   test::TempDir dir_{"skiff-node"};
   std::function<void(NodeConfig&)> tweak_;
   std::map<std::uint64_t, Member> members_;
+  std::set<std::uint64_t> joining_;
 };
 
 Bytes set(const std::string& k, const std::string& v) {
@@ -514,6 +527,44 @@ TEST(Node, ALeaderWhoseDiskFailsStopsAndSaysWhy) {  // PITFALLS #18
     return false;
   }));
   EXPECT_TRUE(c.node(now).propose(set("d", "1")).get().ok());
+}
+
+TEST(Node, MembersAreAddedAndRemovedThroughTheLog) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  // Node 4 starts with an empty membership and the others' addresses; they learn its address
+  // from the change itself.
+  const std::uint64_t l = c.leader();  // (node 4 knows no leader until it is added)
+  c.add_member(4);
+  Status added = c.node(l).add_voter(NodeId{4}, c.at(4).address).get();
+  ASSERT_TRUE(added.ok()) << added.to_string();
+  ASSERT_TRUE(put(c, "b", "2").ok());
+  EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
+  auto st = c.node(l).status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->config.voters.size(), 4u);
+  const std::uint64_t l2 = c.leader();
+  Status removed = c.node(l2).remove(NodeId{4}).get();
+  ASSERT_TRUE(removed.ok()) << removed.to_string();
+  c.stop(4);  // removed: it no longer hears from the leader
+  st = c.node(l2).status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->config.voters.size(), 3u);
+  // A membership change on a follower is refused with the leader's id.
+  const std::uint64_t f = c.leader() % 3 + 1;
+  Status refused = c.node(f).add_learner(NodeId{5}, "127.0.0.1:1").get();
+  EXPECT_EQ(refused.code(), ErrorCode::kNotLeader) << refused.to_string();
+}
+
+TEST(Node, LeadershipMovesOnRequest) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  const std::uint64_t l = c.leader();
+  const std::uint64_t to = l % 3 + 1;
+  ASSERT_TRUE(c.node(l).transfer_leadership(NodeId{to}).ok());
+  ASSERT_TRUE(eventually([&] { return c.leader() == to; }));
+  ASSERT_TRUE(c.node(to).propose(set("b", "2")).get().ok());
+  EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
 }
 
 TEST(Node, ConfigIsChecked) {
