@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "envelope.h"
+#include "flight_recorder.h"
 #include "metrics.h"
 #include "skiff/conf_change.h"
 #include "skiff/raw_node.h"
@@ -138,7 +139,8 @@ struct Node::Impl final : public TransportHandler {
   asio::steady_timer ticker;
   std::thread core_thread;
   std::optional<RawNode> raw;
-  std::optional<Ready> in_flight;  // being written by the storage thread
+  std::unique_ptr<node_detail::FlightRecorder> recorder;  // null unless configured
+  std::optional<Ready> in_flight;                         // being written by the storage thread
   Clock::time_point write_started;
   Clock::time_point next_tick;
   bool process_posted = false;
@@ -301,6 +303,9 @@ struct Node::Impl final : public TransportHandler {
     const Clock::time_point now = Clock::now();
     int ticks = 0;
     while (next_tick <= now && ticks < 1000) {
+      if (recorder) {
+        recorder->tick();
+      }
       raw->tick();
       next_tick += config.tick_interval;
       ++ticks;
@@ -372,6 +377,9 @@ struct Node::Impl final : public TransportHandler {
       fail(r.status());
       return;
     }
+    if (recorder) {
+      recorder->ready();
+    }
     Ready rd = std::move(*r);
     ++metrics.readies;
     term = raw->term().value;
@@ -421,6 +429,9 @@ struct Node::Impl final : public TransportHandler {
   void after_write(Ready rd) {
     send(rd.persisted_messages);
     hand_to_apply(rd);
+    if (recorder) {
+      recorder->advance();
+    }
     if (Status a = raw->advance(rd); !a.ok()) {
       fail(a);
       return;
@@ -477,6 +488,9 @@ struct Node::Impl final : public TransportHandler {
       if (!failed.ok() || stop_requested) {
         return;
       }
+      if (recorder) {
+        recorder->step(m);
+      }
       if (Status s = raw->step(m); !s.ok()) {
         log(LogLevel::kDebug, "message refused: {} ({})", s.to_string(), describe(m));
       }
@@ -486,6 +500,9 @@ struct Node::Impl final : public TransportHandler {
   void on_unreachable(NodeId peer) override {
     asio::post(io, [this, peer] {
       if (failed.ok() && !stop_requested) {
+        if (recorder) {
+          recorder->unreachable(peer);
+        }
         raw->report_unreachable(peer);
         schedule_process();
       }
@@ -494,6 +511,9 @@ struct Node::Impl final : public TransportHandler {
   void on_snapshot_status(NodeId peer, bool ok) override {
     asio::post(io, [this, peer, ok] {
       if (failed.ok() && !stop_requested) {
+        if (recorder) {
+          recorder->snapshot_status(peer, ok);
+        }
         raw->report_snapshot(peer, ok);
         schedule_process();
       }
@@ -649,24 +669,39 @@ struct Node::Impl final : public TransportHandler {
     }
     snapshot_running = true;
     const Index at = applied;
-    storage_q.push([this, at, cs = conf_state, data = std::move(writer.data)]() mutable {
-      const std::size_t size = data.size();
-      Status s = storage.create_snapshot(at, cs, Bytes(std::move(data)));
-      if (s.ok() && at.value > config.compaction_margin) {
-        s = storage.compact(Index{at.value - config.compaction_margin});
-      }
-      if (s.ok()) {
-        ++metrics.snapshots_taken;
-        log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, size);
-      } else {
+    // The storage thread stores it; the core thread compacts (so the core sees the log change
+    // between two of its inputs, as the flight recorder replays it).
+    storage_q.push([this, at, cs = conf_state, data = Bytes(std::move(writer.data))] {
+      Status s = storage.create_snapshot(at, cs, data);
+      if (!s.ok()) {
         log(LogLevel::kError, "storing the snapshot at {} failed: {}", at.value, s.to_string());
+        apply_q.push([this] { snapshot_running = false; });
+        return;
       }
-      apply_q.push([this, at, ok = s.ok()] {
-        snapshot_running = false;
-        if (ok) {
+      asio::post(io, [this, at, cs, data] {
+        if (recorder) {
+          recorder->snapshot_stored(at, cs, data.view());
+        }
+        Status c;
+        if (at.value > config.compaction_margin) {
+          const Index upto{at.value - config.compaction_margin};
+          c = storage.compact(upto);
+          if (c.ok() && recorder) {
+            recorder->compacted(upto);
+          }
+        }
+        if (c.ok()) {
+          ++metrics.snapshots_taken;
+          log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, data.size());
+        } else {
+          log(LogLevel::kError, "compacting after the snapshot at {} failed: {}", at.value,
+              c.to_string());
+        }
+        apply_q.push([this, at] {
+          snapshot_running = false;
           snapshot_index = at;
           bytes_since_snapshot = 0;
-        }
+        });
       });
     });
   }
@@ -686,6 +721,9 @@ struct Node::Impl final : public TransportHandler {
     asio::post(io, [this, id = *id, change = std::move(change)] {
       if (!failed.ok() || stop_requested) {
         return;
+      }
+      if (recorder) {
+        recorder->conf_change(change);
       }
       auto p = raw->propose_conf_change(change);
       if (!p.ok()) {
@@ -779,6 +817,14 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
     d.conf_state = snap->meta.conf_state;
   }
   d.config.raft.applied = d.applied;
+  if (!d.config.flight_recorder_path.empty()) {
+    auto rec =
+        node_detail::FlightRecorder::open(d.config.flight_recorder_path, d.config.raft, storage);
+    if (!rec.ok()) {
+      return rec.status();
+    }
+    d.recorder = std::move(*rec);
+  }
   auto raw = RawNode::create(d.config.raft, storage);
   if (!raw.ok()) {
     return raw.status();
@@ -871,7 +917,11 @@ void Node::propose(Bytes command, ProposeCallback done) {
     if (!d.failed.ok() || d.stop_requested) {
       return;  // completed by fail() or stop()
     }
-    auto p = d.raw->propose(node_detail::wrap(d.self, id, command.view()));
+    Bytes data = node_detail::wrap(d.self, id, command.view());
+    if (d.recorder) {
+      d.recorder->propose(data.view());
+    }
+    auto p = d.raw->propose(std::move(data));
     if (!p.ok()) {
       d.complete(id, p.status());
       return;
@@ -907,7 +957,11 @@ void Node::linearizable_read(StatusCallback ready) {
     if (!d.failed.ok() || d.stop_requested) {
       return;
     }
-    if (Status s = d.raw->read_index(request_context(id)); !s.ok()) {
+    Bytes context = request_context(id);
+    if (d.recorder) {
+      d.recorder->read_index(context.view());
+    }
+    if (Status s = d.raw->read_index(std::move(context)); !s.ok()) {
       d.complete(id, s);
       return;
     }
@@ -956,6 +1010,9 @@ Status Node::transfer_leadership(NodeId to) {
     return Status(ErrorCode::kStopped, "the node is not running");
   }
   return d.on_core([&d, to]() -> Status {
+    if (d.recorder) {
+      d.recorder->transfer(to);
+    }
     Status s = d.raw->transfer_leadership(to);
     d.schedule_process();
     return s;
@@ -968,6 +1025,9 @@ Status Node::campaign() {
     return Status(ErrorCode::kStopped, "the node is not running");
   }
   return d.on_core([&d]() -> Status {
+    if (d.recorder) {
+      d.recorder->campaign();
+    }
     Status s = d.raw->campaign();
     d.schedule_process();
     return s;

@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -16,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "skiff/node/flight_recorder.h"
 #include "skiff/storage/lmdb_storage.h"
 #include "skiff/transport/asio_transport.h"
 #include "support/temp_dir.h"
@@ -42,6 +47,7 @@ class KvMachine final : public StateMachine {
     if (command.substr(0, a) != "set" || b == std::string_view::npos) {
       return Bytes("bad command");
     }
+    applied_.emplace_back(index, std::string(command));
     std::string key(command.substr(a + 1, b - a - 1));
     std::string old = map_[key];
     map_[key] = std::string(command.substr(b + 1));
@@ -81,12 +87,17 @@ class KvMachine final : public StateMachine {
     std::lock_guard lock(mu_);
     return restores_;
   }
+  std::vector<std::pair<Index, std::string>> applied() {
+    std::lock_guard lock(mu_);
+    return applied_;
+  }
 
  private:
   std::mutex mu_;
   std::map<std::string, std::string> map_;
   Index last_;
   int restores_ = 0;
+  std::vector<std::pair<Index, std::string>> applied_;
 };
 
 // Storage that can be made to hang or fail, around a real one.
@@ -565,6 +576,71 @@ TEST(Node, LeadershipMovesOnRequest) {
   ASSERT_TRUE(eventually([&] { return c.leader() == to; }));
   ASSERT_TRUE(c.node(to).propose(set("b", "2")).get().ok());
   EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
+}
+
+TEST(Node, AFlightRecordReplaysToTheSameCommittedLog) {
+  test::TempDir records("skiff-records");
+  auto path = [&](std::uint64_t id) { return records.path() + "/node-" + std::to_string(id); };
+  std::map<std::uint64_t, std::vector<std::pair<Index, std::string>>> live;
+  {
+    Cluster c([&](NodeConfig& nc) {
+      nc.flight_recorder_path = path(nc.raft.id.value);
+      nc.snapshot_entries = 60;  // snapshots and compactions are inputs too
+      nc.compaction_margin = 10;
+    });
+    for (int i = 0; i < 150; ++i) {
+      ASSERT_TRUE(put(c, "k" + std::to_string(i % 40), std::to_string(i)).ok());
+      if (i == 70) {  // and a leadership change in the middle
+        const std::uint64_t l = c.leader();
+        ASSERT_TRUE(c.node(l).transfer_leadership(NodeId{l % 3 + 1}).ok());
+        ASSERT_TRUE(eventually([&] { return c.leader() == l % 3 + 1; }));
+      }
+    }
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      ASSERT_TRUE(c.node(id).read_index().get().ok());
+    }
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      c.node(id).stop();
+      live[id] = c.at(id).sm->applied();
+    }
+  }
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    SCOPED_TRACE("node " + std::to_string(id));
+    auto replay = replay_flight_record(path(id));
+    ASSERT_TRUE(replay.ok()) << replay.status().to_string();
+    EXPECT_FALSE(replay->truncated);
+    std::vector<std::pair<Index, std::string>> replayed;
+    for (const Entry& e : replay->committed) {
+      if (e.type == EntryType::kNormal) {
+        auto cmd = node_command(e);
+        ASSERT_TRUE(cmd.ok()) << cmd.status().to_string();
+        replayed.emplace_back(e.index, std::string(*cmd));
+      }
+    }
+    ASSERT_GE(live[id].size(), 150u);
+    EXPECT_EQ(replayed, live[id]);
+    EXPECT_GT(replay->events, 100u);
+  }
+#ifdef SKIFF_REPLAY_TOOL
+  // The replay tool reads it too.
+  const std::string out = records.path() + "/replay.txt";
+  const std::string cmd =
+      std::string(SKIFF_REPLAY_TOOL) + " --quiet --node " + path(3) + " > " + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_NE(line.find(" committed entries"), std::string::npos) << line;
+#endif
+  // A record cut off in the middle of an input (the process died) replays up to the cut.
+  const std::uint64_t size = std::filesystem::file_size(path(1));
+  std::filesystem::resize_file(path(1), size - 3);
+  auto cut = replay_flight_record(path(1));
+  ASSERT_TRUE(cut.ok()) << cut.status().to_string();
+  EXPECT_TRUE(cut->truncated);
+  // Something that is not a record is refused.
+  std::filesystem::resize_file(path(2), 5);
+  EXPECT_EQ(replay_flight_record(path(2)).status().code(), ErrorCode::kCorruption);
 }
 
 TEST(Node, ConfigIsChecked) {

@@ -75,6 +75,11 @@ struct NodeConfig {
   /// Where every line goes, prefixed with the node id and term; null: a default logger
   /// writing warnings and errors to stderr.
   std::shared_ptr<Logger> logger;
+
+  /// Flight recorder (off when empty): a file receiving every input of the core and the
+  /// storage it started from, replayable offline (skiff/node/flight_recorder.h). Truncated
+  /// at start. It grows with traffic and costs a write per input: for investigations.
+  std::string flight_recorder_path;
 };
 
 /// Counters and latency summaries since start; read with Node::metrics().
