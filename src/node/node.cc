@@ -139,8 +139,9 @@ struct Node::Impl final : public TransportHandler {
   asio::steady_timer ticker;
   std::thread core_thread;
   std::optional<RawNode> raw;
-  std::unique_ptr<node_detail::FlightRecorder> recorder;  // null unless configured
-  std::optional<Ready> in_flight;                         // being written by the storage thread
+  std::unique_ptr<node_detail::FlightRecorder> recorder;   // null unless configured
+  std::optional<Ready> in_flight;                          // being written by the storage thread
+  std::vector<std::function<void()>> after_current_write;  // storage work waiting for it
   Clock::time_point write_started;
   Clock::time_point next_tick;
   bool process_posted = false;
@@ -415,6 +416,11 @@ struct Node::Impl final : public TransportHandler {
   void on_written(const Status& s) {
     Ready rd = std::move(*in_flight);
     in_flight.reset();
+    std::vector<std::function<void()>> waiting;
+    waiting.swap(after_current_write);
+    for (auto& task : waiting) {
+      task();
+    }
     if (!s.ok()) {
       fail(Status(s.code(), "storage write failed: " + s.message()));
     } else {
@@ -679,30 +685,43 @@ struct Node::Impl final : public TransportHandler {
         return;
       }
       asio::post(io, [this, at, cs, data] {
-        if (recorder) {
-          recorder->snapshot_stored(at, cs, data.view());
-        }
-        Status c;
-        if (at.value > config.compaction_margin) {
-          const Index upto{at.value - config.compaction_margin};
-          c = storage.compact(upto);
-          if (c.ok() && recorder) {
-            recorder->compacted(upto);
-          }
-        }
-        if (c.ok()) {
-          ++metrics.snapshots_taken;
-          log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, data.size());
+        // Storage takes one writer at a time: compact between two Ready writes.
+        auto compact = [this, at, cs, data] { compact_after_snapshot(at, cs, data); };
+        if (in_flight) {
+          after_current_write.push_back(std::move(compact));
         } else {
-          log(LogLevel::kError, "compacting after the snapshot at {} failed: {}", at.value,
-              c.to_string());
+          compact();
         }
-        apply_q.push([this, at] {
-          snapshot_running = false;
-          snapshot_index = at;
-          bytes_since_snapshot = 0;
-        });
       });
+    });
+  }
+
+  // Core thread, with no storage write in flight: records the stored snapshot and compacts
+  // the log behind it (the core sees the change between two of its inputs, as the flight
+  // recorder replays it).
+  void compact_after_snapshot(Index at, const ConfState& cs, const Bytes& data) {
+    if (recorder) {
+      recorder->snapshot_stored(at, cs, data.view());
+    }
+    Status c;
+    if (at.value > config.compaction_margin) {
+      const Index upto{at.value - config.compaction_margin};
+      c = storage.compact(upto);
+      if (c.ok() && recorder) {
+        recorder->compacted(upto);
+      }
+    }
+    if (c.ok()) {
+      ++metrics.snapshots_taken;
+      log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, data.size());
+    } else {
+      log(LogLevel::kError, "compacting after the snapshot at {} failed: {}", at.value,
+          c.to_string());
+    }
+    apply_q.push([this, at] {
+      snapshot_running = false;
+      snapshot_index = at;
+      bytes_since_snapshot = 0;
     });
   }
 
