@@ -1,7 +1,7 @@
 // The flight recorder (NodeConfig::flight_recorder_path): a node records every input of its
 // core — ticks, messages, requests, storage completions, snapshots and compactions — and the
 // storage it started from, so a production incident can be replayed offline, bit for bit,
-// through the same deterministic core (`skiff-replay --node FILE`, or replay_flight_record).
+// through the same deterministic core (`skiff-node-replay FILE`, or replay_flight_record).
 #pragma once
 
 #include <cstdint>
