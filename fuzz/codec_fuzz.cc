@@ -50,7 +50,9 @@ void fuzz_sessions(std::string_view stream, std::size_t piece) {
   using namespace skiff::transport_detail;
   constexpr std::uint64_t kMaxSnapshot = 1 << 20;
   InboundSession in({42, skiff::NodeId{1}, 1 << 16, kMaxSnapshot},
-                    [](skiff::NodeId id) { return id.value >= 2 && id.value <= 5; });
+                    [](skiff::NodeId id, std::uint64_t) {
+                      return id.value >= 2 && id.value <= 5 ? std::string() : std::string("no");
+                    });
   OutboundSession out(42, skiff::NodeId{2}, skiff::NodeId{1});
   bool in_closed = false;
   bool out_closed = false;

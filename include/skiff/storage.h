@@ -71,6 +71,13 @@ class Storage : public LogStorage {
   /// kInvalidArgument for a membership without voters, kStorage.
   virtual Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) = 0;
 
+  /// A number drawn at random when this storage was first created and kept for its whole
+  /// life. A node whose data was lost comes back with another one, and its peers refuse it
+  /// until it is removed from the cluster and added back: it forgot votes and acknowledged
+  /// entries, so it must rejoin as a new member (thesis §4). 0: the adapter keeps none, and
+  /// nothing is checked. (A decorator around another adapter must forward it.)
+  virtual std::uint64_t incarnation() const { return 0; }
+
   /// Drops the entries up to `index`, which must not be past the stored snapshot's index
   /// (kFailedPrecondition). Compacting at or below first_index() - 1 does nothing. Need not be
   /// durable.

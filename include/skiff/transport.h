@@ -50,8 +50,14 @@ class Transport {
   /// Where peer `id` listens; the address means what the adapter says ("host:port" for TCP).
   /// Replaces an earlier address. kInvalidArgument for an address the adapter cannot use.
   virtual Status add_peer(NodeId id, const std::string& address) = 0;
-  /// Forgets peer `id`; later messages to it are reported unreachable.
+  /// Forgets peer `id`; later messages to it are reported unreachable. A peer added again
+  /// afterwards may come with another storage incarnation (see set_incarnation).
   virtual void remove_peer(NodeId id) = 0;
+  /// This node's storage incarnation (Storage::incarnation), announced to peers; the node
+  /// runtime sets it before start(). An adapter that can should refuse a peer whose
+  /// incarnation changed while it stayed a member (its data was lost: it must be removed and
+  /// added back). The default ignores it.
+  virtual void set_incarnation(std::uint64_t incarnation) { (void)incarnation; }
 };
 
 }  // namespace skiff

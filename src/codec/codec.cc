@@ -103,6 +103,7 @@ std::string encode_frame(const Hello& hello) {
   w.set_cluster_id(hello.cluster_id);
   w.set_node_id(hello.node_id.value);
   w.set_format_version(hello.format_version);
+  w.set_incarnation(hello.incarnation);
   return frame(FrameKind::kHello, w);
 }
 
@@ -112,6 +113,7 @@ std::string encode_frame(const HelloReply& reply) {
   w.set_cluster_id(reply.cluster_id);
   w.set_node_id(reply.node_id.value);
   w.set_reason(reply.reason);
+  w.set_incarnation(reply.incarnation);
   return frame(FrameKind::kHelloReply, w);
 }
 
@@ -177,7 +179,7 @@ Result<Hello> decode_hello(std::string_view body) {
   if (w.node_id() == 0) {
     return corrupt("Hello names node id 0");
   }
-  return Hello{w.cluster_id(), NodeId{w.node_id()}, w.format_version()};
+  return Hello{w.cluster_id(), NodeId{w.node_id()}, w.format_version(), w.incarnation()};
 }
 
 Result<HelloReply> decode_hello_reply(std::string_view body) {
@@ -185,7 +187,7 @@ Result<HelloReply> decode_hello_reply(std::string_view body) {
   if (!w.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return corrupt("HelloReply does not parse");
   }
-  return HelloReply{w.accepted(), w.cluster_id(), NodeId{w.node_id()}, w.reason()};
+  return HelloReply{w.accepted(), w.cluster_id(), NodeId{w.node_id()}, w.reason(), w.incarnation()};
 }
 
 Result<Message> decode_message(std::string_view body) {

@@ -319,6 +319,16 @@ void saved_state_survives_a_reopen(StorageHarness& h) {
   EXPECT_EQ(snap->data, Bytes("twelve"));
 }
 
+void incarnation_survives_a_reopen(StorageHarness& h) {
+  const std::uint64_t first = h.create(members({1, 2, 3}, {})).incarnation();
+  if (first == 0) {
+    GTEST_SKIP() << "the adapter keeps no incarnation (Storage::incarnation() is 0)";
+  }
+  ASSERT_TRUE(
+      h.reopen().save(WriteBatch{{}, {}, HardState{Term{2}, NodeId{1}, Index{0}}, true}).ok());
+  EXPECT_EQ(h.reopen().incarnation(), first) << "the incarnation changed on reopen";
+}
+
 void bootstrap_membership_survives_a_reopen(StorageHarness& h) {
   h.create(members({1, 2, 3}, {4}));
   Storage& s = h.reopen();
@@ -437,6 +447,7 @@ void a_core_runs_and_restarts_on_it(StorageHarness& h) {
 }
 
 const detail::Case<StorageHarness> kCases[] = {
+    {"IncarnationSurvivesAReopen", incarnation_survives_a_reopen},
     {"FreshStorageIsEmptyWithItsBootstrapMembership",
      fresh_storage_is_empty_with_its_bootstrap_membership},
     {"SavedEntriesAndHardStateReadBack", saved_entries_and_hard_state_read_back},

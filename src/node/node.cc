@@ -339,18 +339,33 @@ struct Node::Impl final : public TransportHandler {
     }
   }
 
-  // Learns the addresses of members added by configuration entries (in the log from now on).
-  void learn_addresses(const std::vector<Entry>& entries) {
+  // Keeps the transport's peers in step with the membership, in log order, as configuration
+  // entries are appended (a configuration takes effect when appended, thesis §4.1): an added
+  // member gets its address from the change; a removed one is dropped, which also makes the
+  // transport forget its storage incarnation, so after a lost data directory it can come back
+  // only through this removal and a new addition. Members from NodeConfig::peers stay
+  // reachable (re-added at once), so they can be added back later.
+  void follow_membership(const std::vector<Entry>& entries) {
     for (const Entry& e : entries) {
       if (e.type != EntryType::kConfChange) {
         continue;
       }
       auto cc = decode_conf_change_entry(e.data.view());
-      if (!cc.ok() || cc->change.context.empty()) {
+      if (!cc.ok()) {
         continue;
       }
       for (const ConfChangeSingle& c : cc->change.changes) {
-        if (c.type != ConfChangeType::kRemoveNode && c.node != self) {
+        if (c.node == self) {
+          continue;
+        }
+        if (c.type == ConfChangeType::kRemoveNode) {
+          transport.remove_peer(c.node);
+          if (auto it = config.peers.find(c.node); it != config.peers.end()) {
+            (void)transport.add_peer(c.node, it->second);  // checked at create()
+          }
+          continue;
+        }
+        if (!cc->change.context.empty()) {
           const std::string address(cc->change.context.view());
           if (Status s = transport.add_peer(c.node, address); !s.ok()) {
             log(LogLevel::kWarning, "member {} has an address the transport refuses: {}",
@@ -391,7 +406,7 @@ struct Node::Impl final : public TransportHandler {
       last_leader = rd.soft_state->leader;
       log(LogLevel::kInfo, "role {}, leader {}", to_string(last_role), last_leader.value);
     }
-    learn_addresses(rd.entries);
+    follow_membership(rd.entries);
     send(rd.messages);
     WriteBatch batch = WriteBatch::from(rd);
     if (batch.empty()) {
@@ -618,11 +633,6 @@ struct Node::Impl final : public TransportHandler {
           }
           conf_state = cc->result;
           applied = e.index;
-          for (const ConfChangeSingle& c : cc->change.changes) {
-            if (c.type == ConfChangeType::kRemoveNode && c.node != self) {
-              transport.remove_peer(c.node);
-            }
-          }
           log(LogLevel::kInfo, "membership {} applied at {}", describe(conf_state), e.index.value);
           std::optional<std::uint64_t> id;
           {
@@ -850,6 +860,7 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
   }
   d.raw.emplace(std::move(*raw));
   d.term = d.raw->term().value;
+  transport.set_incarnation(storage.incarnation());
   for (const auto& [id, address] : d.config.peers) {
     if (Status s = transport.add_peer(id, address); !s.ok()) {
       return invalid(fmt::format("peer {}: {}", id.value, s.message()));

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <shared_mutex>
 #include <sstream>
 #include <string_view>
@@ -166,6 +167,7 @@ class LmdbStorage::Impl {
 
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
+  std::uint64_t incarnation = 0;
   MDB_dbi log = 0;
   std::string path;
   std::uint64_t map_size = 0;
@@ -379,6 +381,31 @@ Status LmdbStorage::Impl::load(const LmdbOptions& o) {
       snap.data = Bytes::copy_of(data);
     }
   }
+  // The incarnation: drawn once, when the environment is first opened by a build that keeps
+  // one (environments made before that get theirs now), and kept for its whole life.
+  if (Status st = read_meta(txn.get(), "incarnation", value, found); !st.ok()) {
+    return st;
+  }
+  std::string_view inc_body;
+  if (found) {
+    Reader ir(unseal(value, inc_body) ? inc_body : std::string_view());
+    if (!ir.u64(incarnation) || incarnation == 0) {
+      return Status(ErrorCode::kCorruption, cat("lmdb: ", o.path, ": bad incarnation record"));
+    }
+  } else {
+    std::random_device rd;
+    while (incarnation == 0) {
+      incarnation = (std::uint64_t{rd()} << 32) | rd();
+    }
+    std::string rec;
+    put_u64(rec, incarnation);
+    seal(rec);
+    MDB_val k = val("incarnation");
+    MDB_val data = val(rec);
+    if (int rc = mdb_put(txn.get(), meta, &k, &data, 0); rc != 0) {
+      return lmdb_error(rc, cat("initialising ", o.path));
+    }
+  }
   // The last index: the highest key in the log, or the compaction point.
   last = compacted.index;
   MDB_cursor* cursor = nullptr;
@@ -448,6 +475,10 @@ Result<std::unique_ptr<LmdbStorage>> LmdbStorage::open(const LmdbOptions& o) {
 
 LmdbStorage::LmdbStorage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 LmdbStorage::~LmdbStorage() = default;
+
+std::uint64_t LmdbStorage::incarnation() const {
+  return impl_->incarnation;
+}
 
 std::uint64_t LmdbStorage::map_size() const {
   std::lock_guard lock(impl_->mu);

@@ -125,6 +125,7 @@ class FaultyStorage final : public Storage {
     return inner_->create_snapshot(index, cs, std::move(data));
   }
   Status compact(Index index) override { return inner_->compact(index); }
+  std::uint64_t incarnation() const override { return inner_->incarnation(); }
 
   void hang(bool on) {
     {
@@ -187,6 +188,7 @@ class Cluster {
     o.listen_address = address;
     o.backoff_initial = milliseconds(10);
     o.backoff_max = milliseconds(200);
+    o.logger = logger;
     auto t = AsioTransport::create(std::move(o));
     EXPECT_TRUE(t.ok()) << t.status().to_string();
     return std::move(*t);
@@ -567,6 +569,28 @@ TEST(Node, MembersAreAddedAndRemovedThroughTheLog) {
   EXPECT_EQ(refused.code(), ErrorCode::kNotLeader) << refused.to_string();
 }
 
+TEST(Node, AMemberThatLostItsDataRejoinsOnlyThroughAMembershipChange) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  const std::uint64_t l = c.leader();
+  const std::uint64_t f = l % 3 + 1;
+  // Its data directory is deleted and it is restarted with the same command line (the same
+  // bootstrap membership): it forgot its votes and the entries it acknowledged.
+  c.stop(f);
+  std::filesystem::remove_all(c.at(f).dir);
+  c.start(f);
+  ASSERT_TRUE(c.node(l).propose(set("b", "2")).get().ok());  // (f knows no leader: no put())
+  std::this_thread::sleep_for(milliseconds(500));
+  EXPECT_TRUE(c.at(f).sm->map().empty()) << "it rejoined without a membership change";
+  EXPECT_TRUE(c.logger->contains("came back with another data directory")) << c.logger->text();
+  EXPECT_GT(c.at(l).transport->stats().incarnations_refused, 0u) << "the leader let it in";
+  // (Known gap: only members that talked to it before refuse it; see docs/node.md.)
+  // Removed and added back, it catches up as a new member.
+  ASSERT_TRUE(c.node(l).remove(NodeId{f}).get().ok());
+  ASSERT_TRUE(c.node(l).add_voter(NodeId{f}, c.at(f).address).get().ok());
+  EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
+}
+
 TEST(Node, LeadershipMovesOnRequest) {
   Cluster c;
   ASSERT_TRUE(put(c, "a", "1").ok());
@@ -624,8 +648,7 @@ TEST(Node, AFlightRecordReplaysToTheSameCommittedLog) {
 #ifdef SKIFF_REPLAY_TOOL
   // The replay tool reads it too.
   const std::string out = records.path() + "/replay.txt";
-  const std::string cmd =
-      std::string(SKIFF_REPLAY_TOOL) + " --quiet --node " + path(3) + " > " + out;
+  const std::string cmd = std::string(SKIFF_REPLAY_TOOL) + " --quiet " + path(3) + " > " + out;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::ifstream in(out);
   std::string line;

@@ -446,6 +446,47 @@ TEST(AsioTransport, ASnapshotOverTheReceiversLimitFails) {
   EXPECT_TRUE(p.logger->contains("over the limit of 1048576 bytes")) << p.logger->text();
 }
 
+TEST(AsioTransport, APeerWithANewIncarnationIsRefusedUntilReAdded) {
+  auto logger = std::make_shared<CapturingLogger>();
+  Pair p(logger);
+  p.a->set_incarnation(0xa1);
+  p.b->set_incarnation(0xb1);  // (set before any connection: the Pair is idle so far)
+  p.a->send(heartbeat(1, 2, 1));
+  ASSERT_TRUE(p.inbox.wait_messages(1));
+  // Node 2 loses its data: it restarts on the same address with another incarnation.
+  const std::string address = p.b->listen_address();
+  p.b->stop();
+  AsioTransportOptions o = options(2, logger);
+  o.listen_address = address;
+  std::unique_ptr<AsioTransport> wiped = make(std::move(o));
+  wiped->set_incarnation(0xb2);
+  ASSERT_TRUE(wiped->add_peer(NodeId{1}, p.a->listen_address()).ok());
+  Inbox inbox;
+  ASSERT_TRUE(wiped->start(inbox).ok());
+  // Node 1 refuses it in both directions: its messages are reported unreachable, and the
+  // wiped node's own messages do not arrive.
+  ASSERT_TRUE(eventually([&] {
+    p.a->send(heartbeat(1, 2, 2));
+    wiped->send(heartbeat(2, 1, 2));
+    return p.a->stats().incarnations_refused >= 2;
+  }));
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_TRUE(inbox.messages().empty());
+  for (const Message& m : p.inbox_a.messages()) {
+    EXPECT_NE(m.from, NodeId{2}) << "a message from the wiped node was delivered";
+  }
+  EXPECT_TRUE(logger->contains("came back with another data directory (incarnation b2, was b1)"))
+      << logger->text();
+  // Removed and added back (a membership change): it is accepted with its new incarnation.
+  p.a->remove_peer(NodeId{2});
+  ASSERT_TRUE(p.a->add_peer(NodeId{2}, address).ok());
+  ASSERT_TRUE(eventually([&] {
+    p.a->send(heartbeat(1, 2, 3));
+    return !inbox.messages().empty();
+  }));
+  wiped->stop();
+}
+
 TEST(AsioTransport, RemovingAPeerDropsWhatIsQueuedForIt) {
   Pair p;
   p.a->send(heartbeat(1, 2, 1));

@@ -15,8 +15,9 @@ using codec::encode_frame;
 constexpr std::uint64_t kCluster = 42;
 
 InboundSession inbound(std::uint64_t max_snapshot = 1 << 20) {
-  return InboundSession({kCluster, NodeId{1}, 1 << 16, max_snapshot},
-                        [](NodeId id) { return id == NodeId{2} || id == NodeId{3}; });
+  return InboundSession({kCluster, NodeId{1}, 1 << 16, max_snapshot}, [](NodeId id, std::uint64_t) {
+    return id == NodeId{2} || id == NodeId{3} ? std::string() : std::string("not a known peer");
+  });
 }
 
 Message message(MessageType type, std::uint64_t from, std::uint64_t to) {
@@ -118,6 +119,41 @@ TEST(InboundSession, RefusalsNameBothSides) {
     EXPECT_EQ(reply.reason, out.reason);
     EXPECT_EQ(s.peer(), kNoNode);
   }
+}
+
+TEST(InboundSession, TheAdmitCheckSeesTheIncarnationAndItsRefusalIsSent) {
+  std::uint64_t seen = 0;
+  InboundSession s({kCluster, NodeId{1}, 1 << 16, 1 << 20, /*incarnation=*/77},
+                   [&](NodeId, std::uint64_t inc) {
+                     seen = inc;
+                     return std::string("it came back with another data directory");
+                   });
+  InboundSession::Output out =
+      feed(s, encode_frame(codec::Hello{kCluster, NodeId{2}, codec::kFormatVersion, 1234}));
+  EXPECT_EQ(seen, 1234u);
+  EXPECT_EQ(out.close, CloseReason::kRefused);
+  EXPECT_NE(out.reason.find("another data directory"), std::string::npos) << out.reason;
+  EXPECT_EQ(reply_of(out).incarnation, 77u) << "the reply carries our incarnation";
+}
+
+TEST(OutboundSession, APeerAnsweringWithARefusedIncarnationIsClosed) {
+  OutboundSession s(kCluster, NodeId{2}, NodeId{1}, /*incarnation=*/5,
+                    [](NodeId, std::uint64_t inc) {
+                      return inc == 9 ? std::string() : std::string("another data directory");
+                    });
+  codec::FrameDecoder d;
+  d.feed(s.hello());
+  EXPECT_EQ(codec::decode_hello((**d.next()).body).value().incarnation, 5u);
+  OutboundSession::Output out;
+  s.feed(encode_frame(codec::HelloReply{true, kCluster, NodeId{1}, {}, 8}), out);
+  EXPECT_EQ(out.close, CloseReason::kRefused);
+  EXPECT_NE(out.reason.find("another data directory"), std::string::npos) << out.reason;
+  OutboundSession ok(kCluster, NodeId{2}, NodeId{1}, 5, [](NodeId, std::uint64_t inc) {
+    return inc == 9 ? std::string() : std::string("no");
+  });
+  OutboundSession::Output fine;
+  ok.feed(encode_frame(codec::HelloReply{true, kCluster, NodeId{1}, {}, 9}), fine);
+  EXPECT_TRUE(fine.handshake_done);
 }
 
 TEST(InboundSession, BadInputCloses) {

@@ -129,7 +129,7 @@ struct Counters {
       bytes_received{0}, messages_dropped{0}, connects{0}, connect_failures{0}, accepted{0},
       refused_over_limit{0}, handshakes_refused{0}, handshake_timeouts{0}, tls_failures{0},
       bad_input{0}, idle_closed{0}, write_timeouts{0}, snapshots_sent{0}, snapshots_failed{0},
-      snapshots_received{0};
+      snapshots_received{0}, incarnations_refused{0};
 };
 
 }  // namespace
@@ -139,8 +139,9 @@ struct AsioTransport::Impl {
 
   // One outbound connection attempt and, once accepted, the established connection.
   struct OutConn {
-    OutConn(Stream s, std::uint64_t cluster, NodeId self, NodeId peer, asio::io_context& io)
-        : stream(std::move(s)), session(cluster, self, peer), timer(io) {}
+    OutConn(Stream s, std::uint64_t cluster, NodeId self, NodeId peer, std::uint64_t inc,
+            InboundSession::Admit admit, asio::io_context& io)
+        : stream(std::move(s)), session(cluster, self, peer, inc, std::move(admit)), timer(io) {}
     Stream stream;
     OutboundSession session;
     asio::steady_timer timer;  // connect + handshake deadline, then the write watchdog
@@ -178,9 +179,9 @@ struct AsioTransport::Impl {
   };
 
   struct InConn {
-    InConn(Stream s, InboundSession::Limits limits, InboundSession::KnownPeer known,
+    InConn(Stream s, InboundSession::Limits limits, InboundSession::Admit admit,
            asio::io_context& io)
-        : stream(std::move(s)), session(limits, std::move(known)), timer(io) {}
+        : stream(std::move(s)), session(limits, std::move(admit)), timer(io) {}
     Stream stream;
     InboundSession session;
     asio::steady_timer timer;  // handshake deadline, then idle checks
@@ -210,11 +211,13 @@ struct AsioTransport::Impl {
   std::atomic<bool> calls_allowed{false};
   std::atomic<bool> stopping{false};
   Counters counters;
+  std::atomic<std::uint64_t> incarnation{0};
 
   mutable std::mutex mu;
   Phase phase = Phase::kCreated;
   std::map<NodeId, std::shared_ptr<Peer>> peers;
   std::set<NodeId> unreachable_pending;  // reports posted, not yet made
+  std::map<NodeId, std::uint64_t> pins;  // the incarnation first seen from each peer
   std::uint64_t queued_total = 0;
   std::uint64_t queued_peak = 0;
 
@@ -279,6 +282,27 @@ struct AsioTransport::Impl {
     p.queued_bytes = 0;
     p.queue.clear();
     report_unreachable_locked(p.id);
+  }
+
+  // Whether `id`, announcing storage incarnation `inc`, may talk to us: "" or why not.
+  std::string admit(NodeId id, std::uint64_t inc) {
+    std::lock_guard lock(mu);
+    if (!peers.contains(id)) {
+      return "not a known peer";
+    }
+    if (inc == 0) {
+      return "";
+    }
+    std::uint64_t& pinned = pins[id];
+    if (pinned == 0 || pinned == inc) {
+      pinned = inc;
+      return "";
+    }
+    ++counters.incarnations_refused;
+    return cat("it came back with another data directory (incarnation ", std::hex, inc, ", was ",
+               pinned, std::dec,
+               "): having lost its votes and acknowledged entries it may rejoin only as a new "
+               "member: remove it from the cluster and add it back");
   }
 
   // --- send ----------------------------------------------------------------------------------
@@ -445,9 +469,10 @@ struct AsioTransport::Impl {
   void connect(const std::shared_ptr<Peer>& peer, const tcp::endpoint& endpoint) {
     Peer& p = *peer;
     tcp::socket socket(io);
-    auto conn =
-        std::make_shared<OutConn>(tls ? Stream(std::move(socket), *tls) : Stream(std::move(socket)),
-                                  opt.cluster_id, opt.self, p.id, io);
+    auto conn = std::make_shared<OutConn>(
+        tls ? Stream(std::move(socket), *tls) : Stream(std::move(socket)), opt.cluster_id, opt.self,
+        p.id, incarnation.load(), [this](NodeId id, std::uint64_t inc) { return admit(id, inc); },
+        io);
     p.conn = conn;
     p.ready = false;
     p.writing = false;
@@ -657,13 +682,9 @@ struct AsioTransport::Impl {
 
   void start_inbound(Stream stream, std::string remote) {
     InboundSession::Limits limits{opt.cluster_id, opt.self, opt.max_frame_bytes,
-                                  opt.max_snapshot_bytes};
+                                  opt.max_snapshot_bytes, incarnation.load()};
     auto conn = std::make_shared<InConn>(
-        std::move(stream), limits,
-        [this](NodeId id) {
-          std::lock_guard lock(mu);
-          return peers.contains(id);
-        },
+        std::move(stream), limits, [this](NodeId id, std::uint64_t inc) { return admit(id, inc); },
         io);
     conn->remote = std::move(remote);
     inbound.push_back(conn);
@@ -1016,11 +1037,16 @@ void AsioTransport::remove_peer(NodeId id) {
   }
   std::shared_ptr<Impl::Peer> peer = it->second;
   d.peers.erase(it);
+  d.pins.erase(id);
   peer->removed = true;
   d.drop_queue_locked(*peer);
   if (d.phase == Impl::Phase::kRunning) {
     asio::post(d.io, [&d, peer] { d.close_peer(peer, "removed"); });
   }
+}
+
+void AsioTransport::set_incarnation(std::uint64_t incarnation) {
+  impl_->incarnation = incarnation;
 }
 
 std::string AsioTransport::listen_address() const {
@@ -1048,6 +1074,7 @@ AsioTransportStats AsioTransport::stats() const {
   s.snapshots_sent = c.snapshots_sent;
   s.snapshots_failed = c.snapshots_failed;
   s.snapshots_received = c.snapshots_received;
+  s.incarnations_refused = c.incarnations_refused;
   std::lock_guard lock(impl_->mu);
   s.queued_bytes = impl_->queued_total;
   s.queued_bytes_peak = impl_->queued_peak;

@@ -19,8 +19,8 @@ std::string cat(const Args&... args) {
 
 // --- InboundSession -----------------------------------------------------------------------------
 
-InboundSession::InboundSession(Limits limits, KnownPeer known)
-    : limits_(limits), known_(std::move(known)), decoder_(limits.max_frame_bytes) {}
+InboundSession::InboundSession(Limits limits, Admit admit)
+    : limits_(limits), admit_(std::move(admit)), decoder_(limits.max_frame_bytes) {}
 
 void InboundSession::feed(std::string_view bytes, Output& out) {
   if (closed_) {
@@ -82,12 +82,12 @@ void InboundSession::on_hello(std::string_view body, Output& out) {
     why = "another cluster";
   } else if (hello->node_id == limits_.self) {
     why = "it uses this node's own id";
-  } else if (!known_(hello->node_id)) {
-    why = "not a known peer";
+  } else {
+    why = admit_(hello->node_id, hello->incarnation);
   }
   const std::string who = cat("node ", hello->node_id.value, " of cluster ", hello->cluster_id);
   const std::string us = cat("node ", limits_.self.value, " of cluster ", limits_.cluster_id);
-  codec::HelloReply reply{why.empty(), limits_.cluster_id, limits_.self, {}};
+  codec::HelloReply reply{why.empty(), limits_.cluster_id, limits_.self, {}, limits_.incarnation};
   if (!why.empty()) {
     reply.reason = cat(who, " refused by ", us, ": ", why);
     out.writes.push_back(codec::encode_frame(reply));
@@ -186,11 +186,16 @@ void InboundSession::bad(const std::string& why, Output& out) {
 
 // --- OutboundSession ----------------------------------------------------------------------------
 
-OutboundSession::OutboundSession(std::uint64_t cluster_id, NodeId self, NodeId peer)
-    : cluster_id_(cluster_id), self_(self), peer_(peer) {}
+OutboundSession::OutboundSession(std::uint64_t cluster_id, NodeId self, NodeId peer,
+                                 std::uint64_t incarnation, InboundSession::Admit admit)
+    : cluster_id_(cluster_id),
+      self_(self),
+      peer_(peer),
+      incarnation_(incarnation),
+      admit_(std::move(admit)) {}
 
 std::string OutboundSession::hello() const {
-  return codec::encode_frame(codec::Hello{cluster_id_, self_, codec::kFormatVersion});
+  return codec::encode_frame(codec::Hello{cluster_id_, self_, codec::kFormatVersion, incarnation_});
 }
 
 void OutboundSession::feed(std::string_view bytes, Output& out) {
@@ -222,6 +227,10 @@ void OutboundSession::feed(std::string_view bytes, Output& out) {
         bad(CloseReason::kRefused,
             cat("the address answered as node ", reply->node_id.value, " of cluster ",
                 reply->cluster_id, ", expected node ", peer_.value, " of cluster ", cluster_id_),
+            out);
+      } else if (std::string why = admit_ ? admit_(peer_, reply->incarnation) : std::string();
+                 !why.empty()) {
+        bad(CloseReason::kRefused, cat("node ", peer_.value, " answered but is refused: ", why),
             out);
       } else {
         established_ = true;

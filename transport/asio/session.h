@@ -37,9 +37,11 @@ class InboundSession {
     NodeId self;
     std::uint32_t max_frame_bytes = 16 << 20;
     std::uint64_t max_snapshot_bytes = std::uint64_t{4} << 30;
+    std::uint64_t incarnation = 0;  // ours, sent in the HelloReply
   };
-  /// Whether a node id may connect (a configured peer).
-  using KnownPeer = std::function<bool(NodeId)>;
+  /// Whether node `id` with storage incarnation `incarnation` may connect: "" if so, else why
+  /// not (not a configured peer; a peer that came back with another incarnation).
+  using Admit = std::function<std::string(NodeId id, std::uint64_t incarnation)>;
 
   /// What feeding bytes produced, in order of effect: deliver `messages`, write `writes`,
   /// then close if `close` says so (after writing: a refusal's reply goes out first).
@@ -51,7 +53,7 @@ class InboundSession {
     std::string reason;  // for the log when closing
   };
 
-  InboundSession(Limits limits, KnownPeer known);
+  InboundSession(Limits limits, Admit admit);
 
   /// Consumes bytes read from the connection. After a close, later feeds do nothing.
   void feed(std::string_view bytes, Output& out);
@@ -75,7 +77,7 @@ class InboundSession {
   void bad(const std::string& why, Output& out);
 
   Limits limits_;
-  KnownPeer known_;
+  Admit admit_;
   codec::FrameDecoder decoder_;
   NodeId peer_;
   std::optional<codec::Hello> hello_;
@@ -86,7 +88,9 @@ class InboundSession {
 /// The opening end of a connection to `peer`.
 class OutboundSession {
  public:
-  OutboundSession(std::uint64_t cluster_id, NodeId self, NodeId peer);
+  /// `admit` checks the incarnation the peer answers with (as InboundSession::Admit).
+  OutboundSession(std::uint64_t cluster_id, NodeId self, NodeId peer, std::uint64_t incarnation = 0,
+                  InboundSession::Admit admit = {});
 
   /// What feeding bytes produced.
   struct Output {
@@ -108,6 +112,8 @@ class OutboundSession {
   std::uint64_t cluster_id_;
   NodeId self_;
   NodeId peer_;
+  std::uint64_t incarnation_;
+  InboundSession::Admit admit_;
   codec::FrameDecoder decoder_{1 << 16};  // the acceptor only sends small frames
   bool established_ = false;
   bool closed_ = false;

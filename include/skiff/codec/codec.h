@@ -49,6 +49,7 @@ struct Hello {
   std::uint64_t cluster_id = 0;
   NodeId node_id;
   std::uint32_t format_version = kFormatVersion;
+  std::uint64_t incarnation = 0;  // the sender's Storage::incarnation (0: none)
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -57,7 +58,8 @@ struct HelloReply {
   bool accepted = false;
   std::uint64_t cluster_id = 0;
   NodeId node_id;
-  std::string reason;  // why it was refused
+  std::string reason;             // why it was refused
+  std::uint64_t incarnation = 0;  // the acceptor's Storage::incarnation (0: none)
   friend bool operator==(const HelloReply&, const HelloReply&) = default;
 };
 

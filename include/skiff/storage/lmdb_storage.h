@@ -12,6 +12,8 @@
 //           bootstrap     the bootstrap membership, written once at creation (same encoding
 //                         and checksum as the snapshot's conf state)
 //           compacted     u64 index, u64 term of the entry before the first stored one
+//           incarnation   u64 drawn at random when the environment was created (see
+//                         Storage::incarnation), u64 xxh3 checksum
 //   "log"   key: u64 index, big-endian (so LMDB's order is the log's order)
 //           value: u64 checksum, u64 term, u8 type, data — the checksum is xxh3 (64-bit)
 //           of everything after it, seeded with the index
@@ -75,6 +77,7 @@ class LmdbStorage final : public Storage {
   Status save(const WriteBatch& batch) override;
   Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) override;
   Status compact(Index index) override;
+  std::uint64_t incarnation() const override;
 
   /// The current map size in bytes (grows as the log does).
   std::uint64_t map_size() const;

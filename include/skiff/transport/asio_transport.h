@@ -13,7 +13,10 @@
 // Connections. Each node opens one connection to each peer it sends to, when it first has
 // something to send, and announces itself with Hello (cluster id, node id, format version);
 // the peer answers HelloReply and refuses, with a log line naming both sides, another
-// cluster, an id it does not know, its own id or another format version. Messages flow on the
+// cluster, an id it does not know, its own id or another format version. Both sides also
+// announce their storage incarnation (set_incarnation): the first one seen from a peer is
+// kept, and a peer that later comes with another one (it lost its data) is refused in both
+// directions until remove_peer() and add_peer() say it was re-added. Messages flow on the
 // connection the sender opened; the receiver writes back only the handshake answer and
 // snapshot outcomes. A lost connection is reopened on demand after an exponential backoff
 // with jitter; while backing off, messages to that peer are dropped and reported unreachable.
@@ -100,26 +103,27 @@ struct AsioTransportOptions {
 
 /// Counters since create(); a snapshot read with AsioTransport::stats().
 struct AsioTransportStats {
-  std::uint64_t messages_sent = 0;       ///< message frames written
-  std::uint64_t messages_received = 0;   ///< messages handed to the handler
-  std::uint64_t bytes_sent = 0;          ///< frame bytes written, all kinds
-  std::uint64_t bytes_received = 0;      ///< bytes read, all kinds
-  std::uint64_t messages_dropped = 0;    ///< dropped before sending (queue full, peer down...)
-  std::uint64_t connects = 0;            ///< outbound connections that completed the handshake
-  std::uint64_t connect_failures = 0;    ///< outbound attempts that failed (any stage)
-  std::uint64_t accepted = 0;            ///< inbound connections accepted
-  std::uint64_t refused_over_limit = 0;  ///< inbound connections closed at max_connections
-  std::uint64_t handshakes_refused = 0;  ///< inbound Hellos refused (cluster, id, version)
-  std::uint64_t handshake_timeouts = 0;  ///< inbound connections without Hello in time
-  std::uint64_t tls_failures = 0;        ///< TLS handshakes that failed, either direction
-  std::uint64_t bad_input = 0;           ///< inbound connections closed for bad input
-  std::uint64_t idle_closed = 0;         ///< inbound connections closed as idle
-  std::uint64_t write_timeouts = 0;      ///< outbound connections closed on a stuck write
-  std::uint64_t snapshots_sent = 0;      ///< snapshots the receiver confirmed
-  std::uint64_t snapshots_failed = 0;    ///< snapshots reported failed to the handler
-  std::uint64_t snapshots_received = 0;  ///< snapshots assembled and delivered
-  std::uint64_t queued_bytes = 0;        ///< bytes queued for all peers right now
-  std::uint64_t queued_bytes_peak = 0;   ///< the most ever queued at once
+  std::uint64_t messages_sent = 0;         ///< message frames written
+  std::uint64_t messages_received = 0;     ///< messages handed to the handler
+  std::uint64_t bytes_sent = 0;            ///< frame bytes written, all kinds
+  std::uint64_t bytes_received = 0;        ///< bytes read, all kinds
+  std::uint64_t messages_dropped = 0;      ///< dropped before sending (queue full, peer down...)
+  std::uint64_t connects = 0;              ///< outbound connections that completed the handshake
+  std::uint64_t connect_failures = 0;      ///< outbound attempts that failed (any stage)
+  std::uint64_t accepted = 0;              ///< inbound connections accepted
+  std::uint64_t refused_over_limit = 0;    ///< inbound connections closed at max_connections
+  std::uint64_t handshakes_refused = 0;    ///< inbound Hellos refused (cluster, id, version...)
+  std::uint64_t incarnations_refused = 0;  ///< peers refused for a changed incarnation
+  std::uint64_t handshake_timeouts = 0;    ///< inbound connections without Hello in time
+  std::uint64_t tls_failures = 0;          ///< TLS handshakes that failed, either direction
+  std::uint64_t bad_input = 0;             ///< inbound connections closed for bad input
+  std::uint64_t idle_closed = 0;           ///< inbound connections closed as idle
+  std::uint64_t write_timeouts = 0;        ///< outbound connections closed on a stuck write
+  std::uint64_t snapshots_sent = 0;        ///< snapshots the receiver confirmed
+  std::uint64_t snapshots_failed = 0;      ///< snapshots reported failed to the handler
+  std::uint64_t snapshots_received = 0;    ///< snapshots assembled and delivered
+  std::uint64_t queued_bytes = 0;          ///< bytes queued for all peers right now
+  std::uint64_t queued_bytes_peak = 0;     ///< the most ever queued at once
 };
 
 /// The TCP transport. Thread-safe; see the file comment for its behaviour.
@@ -142,8 +146,10 @@ class AsioTransport final : public Transport {
   /// `address` is "host:port" with an IP address host. Replacing a peer's address closes the
   /// connection to its old one.
   Status add_peer(NodeId id, const std::string& address) override;
-  /// Closes the connection to `id` and drops what is queued for it.
+  /// Closes the connection to `id`, drops what is queued for it and forgets its incarnation.
   void remove_peer(NodeId id) override;
+  /// Announced from then on (call before start()).
+  void set_incarnation(std::uint64_t incarnation) override;
 
   /// The bound "host:port" (the chosen port when the options said 0).
   std::string listen_address() const;
