@@ -38,6 +38,42 @@ NodeMetrics::Histogram Histogram::read() const {
 
 namespace {
 
+std::uint64_t payload(const Message& m) {
+  std::uint64_t bytes = m.snapshot.data.size();
+  for (const Entry& e : m.entries) {
+    bytes += e.data.size();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+void Metrics::sent(const Message& m) {
+  ++messages_sent;
+  std::lock_guard lock(peers_mu_);
+  NodeMetrics::Peer& p = peers_[m.to];
+  ++p.messages_sent;
+  p.bytes_sent += payload(m);
+  if (m.type == MessageType::kSnapshot) {
+    ++p.snapshots_sent;
+  }
+}
+
+void Metrics::received(const Message& m) {
+  ++messages_received;
+  std::lock_guard lock(peers_mu_);
+  NodeMetrics::Peer& p = peers_[m.from];
+  ++p.messages_received;
+  p.bytes_received += payload(m);
+}
+
+std::map<NodeId, NodeMetrics::Peer> Metrics::peers() const {
+  std::lock_guard lock(peers_mu_);
+  return peers_;
+}
+
+namespace {
+
 void counter(std::ostringstream& out, const std::string& name, const std::string& help,
              std::uint64_t value, const std::string& label) {
   out << "# HELP skiff_" << name << " " << help << "\n# TYPE skiff_" << name << " counter\n"
@@ -83,6 +119,30 @@ std::string prometheus_text(const NodeMetrics& m, NodeId id) {
   counter(out, "messages_sent_total", "Messages handed to the transport.", m.messages_sent, label);
   counter(out, "messages_received_total", "Messages received from the transport.",
           m.messages_received, label);
+  struct PeerSeries {
+    const char* name;
+    const char* help;
+    std::uint64_t NodeMetrics::Peer::*field;
+  };
+  for (const PeerSeries& series :
+       {PeerSeries{"peer_messages_sent_total", "Messages sent to a peer.",
+                   &NodeMetrics::Peer::messages_sent},
+        PeerSeries{"peer_messages_received_total", "Messages received from a peer.",
+                   &NodeMetrics::Peer::messages_received},
+        PeerSeries{"peer_payload_bytes_sent_total", "Entry and snapshot bytes sent to a peer.",
+                   &NodeMetrics::Peer::bytes_sent},
+        PeerSeries{"peer_payload_bytes_received_total",
+                   "Entry and snapshot bytes received from a peer.",
+                   &NodeMetrics::Peer::bytes_received},
+        PeerSeries{"peer_snapshots_sent_total", "Snapshots sent to a peer.",
+                   &NodeMetrics::Peer::snapshots_sent}}) {
+    out << "# HELP skiff_" << series.name << " " << series.help << "\n# TYPE skiff_" << series.name
+        << " counter\n";
+    for (const auto& [peer, p] : m.peers) {
+      out << "skiff_" << series.name << "{" << label << ",peer=\"" << peer.value << "\"} "
+          << p.*series.field << "\n";
+    }
+  }
   histogram(out, "commit_latency_seconds", "Time from proposal to applied on this node.",
             m.commit_latency, label);
   histogram(out, "storage_write_seconds", "Time to write one Ready to storage.", m.storage_write,

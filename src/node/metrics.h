@@ -5,7 +5,11 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
+
+#include "skiff/message.h"
 
 #include "skiff/node/node.h"
 
@@ -33,6 +37,15 @@ struct Metrics {
       messages_sent{0}, messages_received{0};
   Histogram commit_latency;
   Histogram storage_write;
+
+  /// Counts a message to (sent) or from (received) its peer.
+  void sent(const Message& m);
+  void received(const Message& m);
+  std::map<NodeId, NodeMetrics::Peer> peers() const;
+
+ private:
+  mutable std::mutex peers_mu_;
+  std::map<NodeId, NodeMetrics::Peer> peers_;
 };
 
 /// Prometheus exposition text for `m`, every series labelled node="<id>".

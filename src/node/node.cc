@@ -334,7 +334,7 @@ struct Node::Impl final : public TransportHandler {
 
   void send(std::vector<Message>& messages) {
     for (Message& m : messages) {
-      ++metrics.messages_sent;
+      metrics.sent(m);
       transport.send(std::move(m));
     }
   }
@@ -504,7 +504,7 @@ struct Node::Impl final : public TransportHandler {
   // --- TransportHandler (transport threads) ----------------------------------------------------
 
   void on_message(Message m) override {
-    ++metrics.messages_received;
+    metrics.received(m);
     asio::post(io, [this, m = std::move(m)] {
       if (!failed.ok() || stop_requested) {
         return;
@@ -1086,6 +1086,7 @@ NodeMetrics Node::metrics() const {
   out.snapshots_restored = m.snapshots_restored;
   out.messages_sent = m.messages_sent;
   out.messages_received = m.messages_received;
+  out.peers = m.peers();
   out.elections = m.elections;
   out.commit_latency = m.commit_latency.read();
   out.storage_write = m.storage_write.read();

@@ -358,6 +358,19 @@ TEST(Node, ElectsALeaderAndAppliesProposalsFromManyThreads) {
   EXPECT_GE(m.commit_latency.count, 200u);
   EXPECT_NE(c.node(l).prometheus_text().find("skiff_commit_latency_seconds_count{node=\""),
             std::string::npos);
+  // Per peer: the leader sent each follower at least the 200 commands' bytes.
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    if (id != l) {
+      ASSERT_TRUE(m.peers.contains(NodeId{id}));
+      EXPECT_GE(m.peers.at(NodeId{id}).bytes_sent, 200u * 8) << "to node " << id;
+      EXPECT_GT(m.peers.at(NodeId{id}).messages_received, 0u) << "from node " << id;
+    }
+  }
+  const std::string text = c.node(l).prometheus_text();
+  EXPECT_NE(
+      text.find("skiff_peer_payload_bytes_sent_total{node=\"" + std::to_string(l) + "\",peer=\""),
+      std::string::npos)
+      << text;
 }
 
 TEST(Node, AFollowerRefersProposalsToTheLeader) {
@@ -429,6 +442,7 @@ TEST(Node, ARestartedMemberCatchesUpThroughASnapshot) {
   c.start(f);
   EXPECT_TRUE(c.converged(expected));
   EXPECT_GE(c.node(f).metrics().snapshots_restored, 1u) << "expected a snapshot from the leader";
+  EXPECT_GE(c.node(c.leader()).metrics().peers[NodeId{f}].snapshots_sent, 1u);
   // And the restarted member restarts again from its own stored snapshot.
   c.stop(f);
   c.start(f);

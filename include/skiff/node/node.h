@@ -96,6 +96,16 @@ struct NodeMetrics {
   std::uint64_t elections = 0;           ///< campaigns started (core counter)
   std::uint64_t messages_sent = 0;       ///< messages handed to the transport
   std::uint64_t messages_received = 0;   ///< messages from the transport
+  /// Traffic with one peer. Bytes are payload bytes (entry data and snapshot data), the part
+  /// that grows with load; the transport's own counters have the bytes on the wire.
+  struct Peer {
+    std::uint64_t messages_sent = 0;
+    std::uint64_t messages_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t snapshots_sent = 0;  ///< Snapshot messages sent to it
+  };
+  std::map<NodeId, Peer> peers;
   /// Commit latency (propose to applied, on this node) and storage write time, in µs: count,
   /// sum and the bucket counts of Prometheus-style histograms (see prometheus_text()).
   struct Histogram {
