@@ -356,6 +356,7 @@ struct AsioTransport::Impl {
     std::vector<std::string> frames;
     std::size_t bytes = 0;
     bool must_connect = false;
+    tcp::endpoint endpoint;
     {
       std::lock_guard lock(mu);
       p.kick_pending = false;
@@ -364,6 +365,7 @@ struct AsioTransport::Impl {
       }
       if (!p.conn) {
         must_connect = !p.queue.empty() && !p.down;
+        endpoint = p.endpoint;
       } else if (p.ready && !p.writing) {
         while (!p.queue.empty() && bytes < opt.max_write_bytes) {
           Item& item = p.queue.front();
@@ -387,7 +389,7 @@ struct AsioTransport::Impl {
       }
     }
     if (must_connect) {
-      connect(peer, p.endpoint);
+      connect(peer, endpoint);
       return;
     }
     const std::uint64_t messages = frames.size();
@@ -643,6 +645,33 @@ struct AsioTransport::Impl {
     }
     std::lock_guard lock(mu);
     peer->down = false;
+  }
+
+  // Opens a connection to `peer` with nothing to send, so both sides learn each other's
+  // incarnation while both are healthy: a peer that later comes back with lost data is then
+  // refused by every member it used to know, not only by those it happened to talk to.
+  void greet(const std::shared_ptr<Peer>& peer) {
+    tcp::endpoint endpoint;
+    {
+      std::lock_guard lock(mu);
+      if (stopping || peer->removed || peer->conn || peer->down) {
+        return;
+      }
+      endpoint = peer->endpoint;
+    }
+    connect(peer, endpoint);
+  }
+  void greet_all() {
+    std::vector<std::shared_ptr<Peer>> all;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [id, p] : peers) {
+        all.push_back(p);
+      }
+    }
+    for (const auto& p : all) {
+      greet(p);
+    }
   }
 
   // --- inbound (I/O thread) ------------------------------------------------------------------
@@ -964,7 +993,10 @@ Status AsioTransport::start(TransportHandler& handler) {
   }
   d.calls_allowed = true;
   d.work.emplace(asio::make_work_guard(d.io));
-  asio::post(d.io, [&d] { d.accept(); });
+  asio::post(d.io, [&d] {
+    d.accept();
+    d.greet_all();
+  });
   std::promise<void> done;
   d.thread_done = done.get_future();
   d.thread = std::thread([&d, done = std::move(done)]() mutable {
@@ -1019,12 +1051,16 @@ Status AsioTransport::add_peer(NodeId id, const std::string& address) {
   }
   std::lock_guard lock(d.mu);
   auto& slot = d.peers[id];
-  if (!slot) {
+  const bool fresh = !slot;
+  if (fresh) {
     slot = std::make_shared<Impl::Peer>(id);
   } else if (slot->endpoint != *endpoint && d.phase == Impl::Phase::kRunning) {
     asio::post(d.io, [&d, peer = slot] { d.close_peer(peer, "its address changed"); });
   }
   slot->endpoint = *endpoint;
+  if (fresh && d.phase == Impl::Phase::kRunning) {
+    asio::post(d.io, [&d, peer = slot] { d.greet(peer); });
+  }
   return Status();
 }
 

@@ -16,7 +16,9 @@
 // cluster, an id it does not know, its own id or another format version. Both sides also
 // announce their storage incarnation (set_incarnation): the first one seen from a peer is
 // kept, and a peer that later comes with another one (it lost its data) is refused in both
-// directions until remove_peer() and add_peer() say it was re-added. Messages flow on the
+// directions until remove_peer() and add_peer() say it was re-added. To learn them early,
+// the transport greets every peer (connects without sending) when it starts and when a
+// peer is added. Messages flow on the
 // connection the sender opened; the receiver writes back only the handshake answer and
 // snapshot outcomes. A lost connection is reopened on demand after an exponential backoff
 // with jitter; while backing off, messages to that peer are dropped and reported unreachable.
