@@ -34,7 +34,7 @@ class Histogram {
 struct Metrics {
   std::atomic<std::uint64_t> proposals{0}, proposals_failed{0}, applied{0}, reads{0}, readies{0},
       storage_writes{0}, storage_syncs{0}, snapshots_taken{0}, snapshots_restored{0}, elections{0},
-      messages_sent{0}, messages_received{0};
+      messages_sent{0}, messages_received{0}, apply_queue_peak_bytes{0};
   Histogram commit_latency;
   Histogram storage_write;
 

@@ -460,9 +460,15 @@ struct Node::Impl final : public TransportHandler {
     schedule_process();
   }
 
+  void note_apply_queue(std::uint64_t bytes) {
+    if (bytes > metrics.apply_queue_peak_bytes) {
+      metrics.apply_queue_peak_bytes = bytes;  // core thread only writes it
+    }
+  }
+
   void hand_to_apply(Ready& rd) {
     if (rd.snapshot) {
-      apply_queue_bytes += rd.snapshot->data.size();
+      note_apply_queue(apply_queue_bytes += rd.snapshot->data.size());
       apply_q.push([this, snap = std::move(*rd.snapshot)] { restore(snap); });
     }
     if (!rd.committed_entries.empty()) {
@@ -470,7 +476,7 @@ struct Node::Impl final : public TransportHandler {
       for (const Entry& e : rd.committed_entries) {
         bytes += e.data.size();
       }
-      apply_queue_bytes += bytes;
+      note_apply_queue(apply_queue_bytes += bytes);
       apply_q.push([this, entries = std::move(rd.committed_entries), bytes] {
         apply_entries(entries);
         drained(bytes);
@@ -1087,6 +1093,7 @@ NodeMetrics Node::metrics() const {
   out.messages_sent = m.messages_sent;
   out.messages_received = m.messages_received;
   out.peers = m.peers();
+  out.apply_queue_peak_bytes = m.apply_queue_peak_bytes;
   out.elections = m.elections;
   out.commit_latency = m.commit_latency.read();
   out.storage_write = m.storage_write.read();

@@ -39,6 +39,9 @@ constexpr std::uint64_t kCluster = 7;
 class KvMachine final : public StateMachine {
  public:
   Bytes apply(Index index, std::string_view command) override {
+    if (slow_) {
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
     std::lock_guard lock(mu_);
     EXPECT_GT(index, last_) << "indexes must increase";
     last_ = index;
@@ -98,6 +101,9 @@ class KvMachine final : public StateMachine {
   Index last_;
   int restores_ = 0;
   std::vector<std::pair<Index, std::string>> applied_;
+
+ public:
+  std::atomic<bool> slow_{false};  // a slow application: 300 µs per command
 };
 
 // Storage that can be made to hang or fail, around a real one.
@@ -609,6 +615,31 @@ TEST(Node, AMemberThatLostItsDataRejoinsOnlyThroughAMembershipChange) {
   ASSERT_TRUE(c.node(l).remove(NodeId{f}).get().ok());
   ASSERT_TRUE(c.node(l).add_voter(NodeId{f}, c.at(f).address).get().ok());
   EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
+}
+
+TEST(Node, ASlowStateMachineHoldsTheApplyQueueBounded) {
+  Cluster c([](NodeConfig& nc) {
+    nc.max_apply_queue_bytes = 4096;
+    nc.raft.max_committed_size_per_ready = 1024;
+  });
+  const std::uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    c.at(id).sm->slow_ = true;
+  }
+  std::vector<std::future<Result<Bytes>>> futures;
+  for (int i = 0; i < 400; ++i) {
+    futures.push_back(c.node(l).propose(set("k" + std::to_string(i), std::string(100, 'v'))));
+  }
+  for (auto& f : futures) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    EXPECT_TRUE(f.get().ok());
+  }
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    const std::uint64_t peak = c.node(id).metrics().apply_queue_peak_bytes;
+    EXPECT_GT(peak, 0u);
+    EXPECT_LE(peak, 4096u + 1024u + 200u) << "node " << id << ": the apply queue overran";
+  }
 }
 
 TEST(Node, LeadershipMovesOnRequest) {

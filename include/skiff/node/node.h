@@ -96,6 +96,9 @@ struct NodeMetrics {
   std::uint64_t elections = 0;           ///< campaigns started (core counter)
   std::uint64_t messages_sent = 0;       ///< messages handed to the transport
   std::uint64_t messages_received = 0;   ///< messages from the transport
+  /// The most bytes of committed entries ever queued for the apply thread (at most
+  /// max_apply_queue_bytes plus one Ready's worth, raft.max_committed_size_per_ready).
+  std::uint64_t apply_queue_peak_bytes = 0;
   /// Traffic with one peer. Bytes are payload bytes (entry data and snapshot data), the part
   /// that grows with load; the transport's own counters have the bytes on the wire.
   struct Peer {
