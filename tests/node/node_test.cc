@@ -415,6 +415,32 @@ TEST(Node, ANewLeaderTakesOverWhenTheLeaderStops) {
   EXPECT_TRUE(c.converged({{"before", "1"}, {"after", "2"}}));
 }
 
+TEST(Node, ANewLeaderTakesOverWhenTheLeaderVanishesAbruptly) {
+  Cluster c;
+  ASSERT_TRUE(put(c, "before", "1").ok());
+  const std::uint64_t old = c.leader();
+  // Its network goes away at once, mid-term: no goodbye, no transfer, the process still runs.
+  c.at(old).transport->stop();
+  std::uint64_t now = 0;
+  ASSERT_TRUE(eventually([&] {
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      auto st =
+          id == old ? Result<NodeStatus>(Status(ErrorCode::kUnavailable, "")) : c.node(id).status();
+      if (st.ok() && st->role == Role::kLeader) {
+        now = id;
+        return true;
+      }
+    }
+    return false;
+  }));
+  ASSERT_TRUE(c.node(now).propose(set("after", "2")).get().ok());
+  // The cut-off leader steps down on its own (check-quorum) and refuses writes.
+  ASSERT_TRUE(eventually([&] { return c.node(old).status()->role != Role::kLeader; }));
+  EXPECT_FALSE(c.node(old).propose(set("lost", "3")).get().ok());
+  c.stop(old);
+  EXPECT_TRUE(c.converged({{"before", "1"}, {"after", "2"}}));
+}
+
 TEST(Node, ARestartedMemberCatchesUpThroughTheLog) {
   Cluster c;
   ASSERT_TRUE(put(c, "a", "1").ok());
