@@ -376,8 +376,9 @@ TEST(AsioTransport, AConnectionFloodIsCappedAndHandshakesTimeOut) {
   }
   ASSERT_TRUE(eventually([&] { return p.b->stats().refused_over_limit >= 32; }))
       << p.b->stats().refused_over_limit;
-  // The silent ones time out, freeing their slots: the honest peer gets through.
-  ASSERT_TRUE(eventually([&] { return p.b->stats().handshake_timeouts >= 8; }));
+  // The silent ones time out, freeing their slots: the honest peer gets through. (One slot
+  // may be the honest peer's own greeting connection, made when it started.)
+  ASSERT_TRUE(eventually([&] { return p.b->stats().handshake_timeouts >= 7; }));
   EXPECT_TRUE(logger->contains("no Hello within 300 ms"));
   ASSERT_TRUE(eventually([&] {
     p.a->send(heartbeat(1, 2, 1));
