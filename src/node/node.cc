@@ -24,71 +24,26 @@
 #include "envelope.h"
 #include "flight_recorder.h"
 #include "metrics.h"
+#include "node_logger.h"
 #include "skiff/conf_change.h"
 #include "skiff/raw_node.h"
+#include "snapshot_io.h"
 #include "work_queue.h"
 
 namespace skiff {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using node_detail::BytesReader;
+using node_detail::NodeLogger;
+using node_detail::StderrLogger;
+using node_detail::StringWriter;
 using node_detail::WorkQueue;
 
 std::uint64_t micros(Clock::duration d) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
-
-// Warnings and errors to stderr: what a node says when the application gave no logger.
-class StderrLogger final : public Logger {
- public:
-  bool enabled(LogLevel level) const override { return level >= LogLevel::kWarning; }
-  void log(LogLevel level, std::string_view line) override {
-    static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
-    fmt::print(stderr, "skiff {}: {}\n", kNames[static_cast<int>(level)], line);
-  }
-};
-
-// Prefixes every line with the node id and its current term.
-class NodeLogger final : public Logger {
- public:
-  NodeLogger(std::shared_ptr<Logger> sink, NodeId id, const std::atomic<std::uint64_t>& term)
-      : sink_(std::move(sink)), id_(id), term_(term) {}
-  bool enabled(LogLevel level) const override { return sink_->enabled(level); }
-  void log(LogLevel level, std::string_view line) override {
-    sink_->log(level, fmt::format("node={} term={} {}", id_.value, term_.load(), line));
-  }
-
- private:
-  std::shared_ptr<Logger> sink_;
-  NodeId id_;
-  const std::atomic<std::uint64_t>& term_;
-};
-
-class StringWriter final : public SnapshotWriter {
- public:
-  Status write(std::string_view bytes) override {
-    data.append(bytes);
-    return Status();
-  }
-  std::string data;
-};
-
-class BytesReader final : public SnapshotReader {
- public:
-  explicit BytesReader(Bytes b) : bytes_(std::move(b)) {}
-  std::size_t read(char* out, std::size_t max) override {
-    const std::size_t n = std::min(max, bytes_.size() - at_);
-    std::memcpy(out, bytes_.data() + at_, n);
-    at_ += n;
-    return n;
-  }
-  std::size_t size() const override { return bytes_.size(); }
-
- private:
-  Bytes bytes_;
-  std::size_t at_ = 0;
-};
 
 Bytes request_context(std::uint64_t request) {
   std::string s(8, '\0');

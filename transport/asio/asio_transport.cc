@@ -29,6 +29,7 @@
 #include <variant>
 
 #include "session.h"
+#include "stream.h"
 
 namespace skiff {
 namespace {
@@ -37,7 +38,10 @@ using asio::ip::tcp;
 using transport_detail::CloseReason;
 using transport_detail::InboundSession;
 using transport_detail::OutboundSession;
+using transport_detail::parse_endpoint;
 using transport_detail::SnapshotStreamer;
+using transport_detail::Stream;
+using transport_detail::to_text;
 using Clock = std::chrono::steady_clock;
 
 template <typename... Args>
@@ -46,78 +50,6 @@ std::string cat(const Args&... args) {
   (out << ... << args);
   return out.str();
 }
-
-// "host:port" with an IP address host ("[::1]:7000" for IPv6).
-Result<tcp::endpoint> parse_endpoint(const std::string& address) {
-  const std::size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) {
-    return Status(ErrorCode::kInvalidArgument, cat("address \"", address, "\" is not host:port"));
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string port_text = address.substr(colon + 1);
-  unsigned port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return Status(ErrorCode::kInvalidArgument,
-                  cat("address \"", address, "\": port \"", port_text, "\" is not 0-65535"));
-  }
-  asio::error_code aec;
-  const asio::ip::address ip = asio::ip::make_address(host, aec);
-  if (aec) {
-    return Status(ErrorCode::kInvalidArgument,
-                  cat("address \"", address, "\": host \"", host,
-                      "\" is not an IP address (names are not resolved)"));
-  }
-  return tcp::endpoint(ip, static_cast<unsigned short>(port));
-}
-
-std::string to_text(const tcp::endpoint& ep) {
-  std::ostringstream out;
-  out << ep;
-  return out.str();
-}
-
-// A socket, plain or inside TLS.
-class Stream {
- public:
-  using Tls = asio::ssl::stream<tcp::socket>;
-
-  explicit Stream(tcp::socket s) : v_(std::move(s)) {}
-  Stream(tcp::socket s, asio::ssl::context& ctx) : v_(std::in_place_type<Tls>, std::move(s), ctx) {}
-
-  tcp::socket& socket() {
-    if (auto* tls = std::get_if<Tls>(&v_)) {
-      return tls->next_layer();
-    }
-    return std::get<tcp::socket>(v_);
-  }
-  bool tls() const { return std::holds_alternative<Tls>(v_); }
-
-  template <typename Handler>
-  void handshake(asio::ssl::stream_base::handshake_type type, Handler&& h) {
-    std::get<Tls>(v_).async_handshake(type, std::forward<Handler>(h));
-  }
-  template <typename Buffers, typename Handler>
-  void write(const Buffers& b, Handler&& h) {
-    std::visit([&](auto& s) { asio::async_write(s, b, std::forward<Handler>(h)); }, v_);
-  }
-  template <typename Handler>
-  void read_some(asio::mutable_buffer b, Handler&& h) {
-    std::visit([&](auto& s) { s.async_read_some(b, std::forward<Handler>(h)); }, v_);
-  }
-  void close() {
-    asio::error_code ec;
-    socket().shutdown(tcp::socket::shutdown_both, ec);
-    socket().close(ec);
-  }
-
- private:
-  std::variant<tcp::socket, Tls> v_;
-};
 
 constexpr std::size_t kReadBuffer = 64 << 10;
 // What a queued snapshot counts against the queue's byte limit: its data is shared with the
