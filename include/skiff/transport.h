@@ -58,6 +58,18 @@ class Transport {
   /// incarnation changed while it stayed a member (its data was lost: it must be removed and
   /// added back). The default ignores it.
   virtual void set_incarnation(std::uint64_t incarnation) { (void)incarnation; }
+  /// The storage incarnation peer `id` announced, or 0 (not met yet, or not kept).
+  virtual std::uint64_t peer_incarnation(NodeId id) const {
+    (void)id;
+    return 0;
+  }
+  /// The incarnation the cluster recorded for member `id` (the node runtime replicates a
+  /// record of them): from now on a peer `id` announcing another one is refused, and open
+  /// connections with another one are closed. The default ignores it.
+  virtual void expect_incarnation(NodeId id, std::uint64_t incarnation) {
+    (void)id;
+    (void)incarnation;
+  }
 };
 
 }  // namespace skiff

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "envelope.h"
+#include "registry.h"
 #include "skiff/codec/codec.h"
 #include "skiff/memory_storage.h"
 #include "skiff/node/flight_recorder.h"
@@ -283,7 +284,10 @@ using node_detail::RecordKind;
 
 Result<std::string_view> node_command(const Entry& entry) {
   if (entry.type != EntryType::kNormal) {
-    return Status(ErrorCode::kCorruption, "not a command entry");
+    return Status(ErrorCode::kInvalidArgument, "not a command entry");
+  }
+  if (node_detail::is_member_record(entry.data.view())) {
+    return Status(ErrorCode::kInvalidArgument, "a member record of the node runtime");
   }
   auto env = node_detail::unwrap(entry.data.view());
   if (!env.ok()) {

@@ -25,6 +25,7 @@
 #include "flight_recorder.h"
 #include "metrics.h"
 #include "node_logger.h"
+#include "registry.h"
 #include "skiff/conf_change.h"
 #include "skiff/raw_node.h"
 #include "snapshot_io.h"
@@ -34,10 +35,12 @@ namespace skiff {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using node_detail::BytesReader;
+using node_detail::MemberRecord;
+using node_detail::MemberRegistry;
 using node_detail::NodeLogger;
 using node_detail::StderrLogger;
 using node_detail::StringWriter;
+using node_detail::ViewReader;
 using node_detail::WorkQueue;
 
 std::uint64_t micros(Clock::duration d) {
@@ -62,6 +65,44 @@ std::optional<std::uint64_t> context_request(const Bytes& b) {
     v |= std::uint64_t{static_cast<unsigned char>(b.data()[k])} << (8 * k);
   }
   return v;
+}
+
+// Brings `registry` from the snapshot at `from` to the commit index: member records and
+// removals in the committed entries (from, commit].
+Status scan_registry(const LogStorage& storage, Index from, Index commit,
+                     node_detail::MemberRegistry& registry) {
+  Index next{from.value + 1};
+  while (next <= commit && next <= storage.last_index()) {
+    const Index end{std::min(commit.value, storage.last_index().value) + 1};
+    auto batch = storage.entries(next, end, 4 << 20);
+    if (!batch.ok()) {
+      return batch.status();
+    }
+    for (const Entry& e : *batch) {
+      if (e.type == EntryType::kNormal && node_detail::is_member_record(e.data.view())) {
+        auto rec = node_detail::decode_member_record(e.data.view());
+        if (!rec.ok()) {
+          return rec.status();
+        }
+        registry[rec->first] = rec->second;
+      } else if (e.type == EntryType::kConfChange) {
+        auto cc = decode_conf_change_entry(e.data.view());
+        if (!cc.ok()) {
+          return cc.status();
+        }
+        for (const ConfChangeSingle& c : cc->change.changes) {
+          if (c.type == ConfChangeType::kRemoveNode) {
+            registry.erase(c.node);
+          }
+        }
+      }
+      next = Index{e.index.value + 1};
+    }
+    if (batch->empty()) {
+      break;
+    }
+  }
+  return Status();
 }
 
 }  // namespace
@@ -116,6 +157,15 @@ struct Node::Impl final : public TransportHandler {
   Status failure;  // failed, for other threads
   std::atomic<std::uint64_t> apply_queue_bytes{0};
   std::atomic<bool> apply_blocked{false};
+
+  // The replicated member registry (registry.h): written by the apply thread, read by the
+  // core thread when the leader records members.
+  mutable std::mutex registry_mu;
+  MemberRegistry registry;
+  // Core thread: records proposed and not yet seen applied, and addresses learned.
+  std::map<NodeId, Clock::time_point> record_proposed;
+  std::map<NodeId, std::string> addresses;
+  std::uint64_t ticks = 0;
 
   std::mutex req_mu;
   std::uint64_t next_request = 1;
@@ -257,19 +307,24 @@ struct Node::Impl final : public TransportHandler {
     // Catch up on missed ticks (a paused process), so lease reads keep their clock promise
     // (Config::max_clock_drift_percent); bounded, in case of a very long pause.
     const Clock::time_point now = Clock::now();
-    int ticks = 0;
-    while (next_tick <= now && ticks < 1000) {
+    int ticks_run = 0;
+    while (next_tick <= now && ticks_run < 1000) {
       if (recorder) {
         recorder->tick();
       }
       raw->tick();
       next_tick += config.tick_interval;
-      ++ticks;
+      ++ticks_run;
     }
     if (next_tick <= now) {
       next_tick = now + config.tick_interval;
     }
     expire_requests();
+    ticks += static_cast<std::uint64_t>(ticks_run);
+    if (ticks >= config.raft.election_tick) {
+      ticks = 0;
+      record_members();
+    }
     if (in_flight && !warned_slow_write &&
         now - write_started > config.tick_interval * config.raft.election_tick) {
       warned_slow_write = true;
@@ -322,6 +377,7 @@ struct Node::Impl final : public TransportHandler {
         }
         if (!cc->change.context.empty()) {
           const std::string address(cc->change.context.view());
+          addresses[c.node] = address;
           if (Status s = transport.add_peer(c.node, address); !s.ok()) {
             log(LogLevel::kWarning, "member {} has an address the transport refuses: {}",
                 c.node.value, s.to_string());
@@ -517,13 +573,21 @@ struct Node::Impl final : public TransportHandler {
   }
 
   void restore(const Snapshot& snap) {
-    BytesReader reader(snap.data);
+    auto parts = node_detail::decode_node_snapshot(snap.data.view());
+    if (!parts.ok()) {
+      fail_from_apply(Status(parts.status().code(), "snapshot " + describe(snap.meta.last) + ": " +
+                                                        parts.status().message()));
+      drained(snap.data.size());
+      return;
+    }
+    ViewReader reader(parts->second);
     if (Status s = sm.restore(reader); !s.ok()) {
       fail_from_apply(
           Status(s.code(), "restoring snapshot " + describe(snap.meta.last) + ": " + s.message()));
       drained(snap.data.size());
       return;
     }
+    adopt_registry(std::move(parts->first));
     applied = snap.meta.last.index;
     conf_state = snap.meta.conf_state;
     snapshot_index = applied;
@@ -570,6 +634,18 @@ struct Node::Impl final : public TransportHandler {
       }
       switch (e.type) {
         case EntryType::kNormal: {
+          if (node_detail::is_member_record(e.data.view())) {
+            auto rec = node_detail::decode_member_record(e.data.view());
+            if (!rec.ok()) {
+              fail_from_apply(
+                  Status(ErrorCode::kCorruption,
+                         fmt::format("entry {}: {}", e.index.value, rec.status().message())));
+              return;
+            }
+            record_member(rec->first, rec->second);
+            applied = e.index;
+            break;
+          }
           auto env = node_detail::unwrap(e.data.view());
           if (!env.ok()) {
             fail_from_apply(
@@ -594,6 +670,12 @@ struct Node::Impl final : public TransportHandler {
           }
           conf_state = cc->result;
           applied = e.index;
+          for (const ConfChangeSingle& c : cc->change.changes) {
+            if (c.type == ConfChangeType::kRemoveNode) {
+              std::lock_guard lock(registry_mu);
+              registry.erase(c.node);  // a member added later is recorded anew
+            }
+          }
           log(LogLevel::kInfo, "membership {} applied at {}", describe(conf_state), e.index.value);
           std::optional<std::uint64_t> id;
           {
@@ -614,6 +696,81 @@ struct Node::Impl final : public TransportHandler {
     }
     serve_reads();
     maybe_snapshot();
+  }
+
+  // Any thread: a member's record applies (from the log, a snapshot or the startup scan).
+  void record_member(NodeId id, const MemberRecord& r) {
+    {
+      std::lock_guard lock(registry_mu);
+      registry[id] = r;
+    }
+    if (id == self) {
+      if (r.incarnation != storage.incarnation() && storage.incarnation() != 0) {
+        log(LogLevel::kError,
+            "the cluster recorded incarnation {:x} for this node but its storage has {:x}: "
+            "its data was replaced; remove it and add it back",
+            r.incarnation, storage.incarnation());
+      }
+      return;
+    }
+    if (r.incarnation != 0) {
+      transport.expect_incarnation(id, r.incarnation);
+    }
+    if (!r.address.empty()) {
+      (void)transport.add_peer(id, r.address);
+    }
+  }
+
+  void adopt_registry(MemberRegistry fresh) {
+    {
+      std::lock_guard lock(registry_mu);
+      registry.clear();
+    }
+    for (const auto& [id, r] : fresh) {
+      record_member(id, r);
+    }
+  }
+
+  // Core thread, leader: proposes a record for each member the registry lacks, with the
+  // incarnation its transport saw (its own storage's for itself), so that every member,
+  // even one restarted later, can tell a member that lost its data (registry.h).
+  void record_members() {
+    if (raw->role() != Role::kLeader || stop_requested || !failed.ok()) {
+      return;
+    }
+    const ConfState cs = raw->status().config;
+    const Clock::time_point now = Clock::now();
+    const auto retry = config.tick_interval * config.raft.election_tick * 2;
+    for (const std::vector<NodeId>* list : {&cs.voters, &cs.learners}) {
+      for (NodeId m : *list) {
+        {
+          std::lock_guard lock(registry_mu);
+          if (registry.contains(m)) {
+            continue;
+          }
+        }
+        if (auto it = record_proposed.find(m);
+            it != record_proposed.end() && now - it->second < retry) {
+          continue;
+        }
+        MemberRecord r;
+        r.incarnation = m == self ? storage.incarnation() : transport.peer_incarnation(m);
+        if (r.incarnation == 0) {
+          continue;  // not met yet, or the adapters keep none
+        }
+        if (auto a = addresses.find(m); a != addresses.end()) {
+          r.address = a->second;
+        }
+        Bytes data = node_detail::encode_member_record(m, r);
+        if (recorder) {
+          recorder->propose(data.view());
+        }
+        if (raw->propose(std::move(data)).ok()) {
+          record_proposed[m] = now;
+          schedule_process();
+        }
+      }
+    }
   }
 
   void serve_reads() {
@@ -637,6 +794,10 @@ struct Node::Impl final : public TransportHandler {
       return;
     }
     StringWriter writer;
+    {
+      std::lock_guard lock(registry_mu);
+      writer.data = node_detail::encode_node_snapshot(registry, {});
+    }
     if (Status s = sm.snapshot(writer); !s.ok()) {
       log(LogLevel::kError, "state machine snapshot at {} failed: {}", applied.value,
           s.to_string());
@@ -796,8 +957,15 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
     return initial.status();
   }
   d.conf_state = initial->conf_state;
+  MemberRegistry registry;
   if (!snap->empty()) {
-    BytesReader reader(snap->data);
+    auto parts = node_detail::decode_node_snapshot(snap->data.view());
+    if (!parts.ok()) {
+      return Status(parts.status().code(), "the stored snapshot " + describe(snap->meta.last) +
+                                               ": " + parts.status().message());
+    }
+    registry = std::move(parts->first);
+    ViewReader reader(parts->second);
     if (Status s = state_machine.restore(reader); !s.ok()) {
       return Status(s.code(), "restoring the stored snapshot " + describe(snap->meta.last) + ": " +
                                   s.message());
@@ -826,7 +994,14 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
     if (Status s = transport.add_peer(id, address); !s.ok()) {
       return invalid(fmt::format("peer {}: {}", id.value, s.message()));
     }
+    d.addresses[id] = address;
   }
+  // The member registry as of the commit index, before the transport meets anyone: the
+  // stored snapshot's, then the committed records and removals after it.
+  if (Status s = scan_registry(storage, d.applied, initial->hard_state.commit, registry); !s.ok()) {
+    return s;
+  }
+  d.adopt_registry(std::move(registry));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
 

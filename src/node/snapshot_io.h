@@ -21,9 +21,10 @@ class StringWriter final : public SnapshotWriter {
   std::string data;
 };
 
-class BytesReader final : public SnapshotReader {
+// Reads a snapshot from bytes the caller keeps alive during the restore.
+class ViewReader final : public SnapshotReader {
  public:
-  explicit BytesReader(Bytes b) : bytes_(std::move(b)) {}
+  explicit ViewReader(std::string_view bytes) : bytes_(bytes) {}
   std::size_t read(char* out, std::size_t max) override {
     const std::size_t n = std::min(max, bytes_.size() - at_);
     std::memcpy(out, bytes_.data() + at_, n);
@@ -33,7 +34,7 @@ class BytesReader final : public SnapshotReader {
   std::size_t size() const override { return bytes_.size(); }
 
  private:
-  Bytes bytes_;
+  std::string_view bytes_;
   std::size_t at_ = 0;
 };
 

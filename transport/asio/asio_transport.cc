@@ -1017,6 +1017,45 @@ void AsioTransport::set_incarnation(std::uint64_t incarnation) {
   impl_->incarnation = incarnation;
 }
 
+std::uint64_t AsioTransport::peer_incarnation(NodeId id) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->pins.find(id);
+  return it == impl_->pins.end() ? 0 : it->second;
+}
+
+void AsioTransport::expect_incarnation(NodeId id, std::uint64_t incarnation) {
+  Impl& d = *impl_;
+  std::shared_ptr<Impl::Peer> peer;
+  {
+    std::lock_guard lock(d.mu);
+    std::uint64_t& pinned = d.pins[id];
+    const bool changed = pinned != 0 && pinned != incarnation;
+    pinned = incarnation;
+    if (!changed || d.phase != Impl::Phase::kRunning) {
+      return;
+    }
+    if (auto it = d.peers.find(id); it != d.peers.end()) {
+      peer = it->second;
+    }
+  }
+  // Connections made with the other incarnation go; new ones meet the recorded one.
+  asio::post(d.io, [&d, id, incarnation, peer] {
+    if (peer) {
+      d.close_peer(peer, "its recorded incarnation differs");
+    }
+    std::vector<std::shared_ptr<Impl::InConn>> stale;
+    for (const auto& c : d.inbound) {
+      if (c->session.peer() == id && c->session.hello() &&
+          c->session.hello()->incarnation != incarnation) {
+        stale.push_back(c);
+      }
+    }
+    for (const auto& c : stale) {
+      d.close_inbound(c);
+    }
+  });
+}
+
 std::string AsioTransport::listen_address() const {
   return impl_->bound;
 }

@@ -35,7 +35,8 @@ struct FlightReplay {
 Result<FlightReplay> replay_flight_record(const std::string& path);
 
 /// The application's command inside a committed entry that a Node wrote (the node's
-/// envelope removed); kCorruption for anything else.
+/// envelope removed); kInvalidArgument for entries that carry no command (no-ops, membership
+/// changes, the node's member records), kCorruption for damaged data.
 Result<std::string_view> node_command(const Entry& entry);
 
 }  // namespace skiff

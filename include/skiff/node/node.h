@@ -16,6 +16,9 @@
 // committed entries, serves reads, completes proposals and takes snapshots by policy.
 // Callbacks run on those threads: keep them short and never block in them.
 //
+// Members. The node replicates a record of each member's storage incarnation and address
+// (docs/node.md), so a member that lost its data is refused until removed and added back.
+//
 // Errors. Every call that can fail says why with a Status: kNotLeader (with the leader's id
 // as a hint when known), kProposalDropped, kTimedOut (the outcome is unknown: the command may
 // still be applied), kStopped, kInvalidArgument, kStorage (the node stopped: its disk

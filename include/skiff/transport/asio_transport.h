@@ -14,9 +14,10 @@
 // something to send, and announces itself with Hello (cluster id, node id, format version);
 // the peer answers HelloReply and refuses, with a log line naming both sides, another
 // cluster, an id it does not know, its own id or another format version. Both sides also
-// announce their storage incarnation (set_incarnation): the first one seen from a peer is
-// kept, and a peer that later comes with another one (it lost its data) is refused in both
-// directions until remove_peer() and add_peer() say it was re-added. To learn them early,
+// announce their storage incarnation (set_incarnation): the one the cluster recorded
+// (expect_incarnation), else the first one seen from a peer, is kept, and a peer that comes
+// with another one (it lost its data) is refused in both directions until remove_peer() and
+// add_peer() say it was re-added. To learn them early,
 // the transport greets every peer (connects without sending) when it starts and when a
 // peer is added. Messages flow on the
 // connection the sender opened; the receiver writes back only the handshake answer and
@@ -152,6 +153,8 @@ class AsioTransport final : public Transport {
   void remove_peer(NodeId id) override;
   /// Announced from then on (call before start()).
   void set_incarnation(std::uint64_t incarnation) override;
+  std::uint64_t peer_incarnation(NodeId id) const override;
+  void expect_incarnation(NodeId id, std::uint64_t incarnation) override;
 
   /// The bound "host:port" (the chosen port when the options said 0).
   std::string listen_address() const;

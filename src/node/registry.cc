@@ -1,0 +1,125 @@
+// The member registry's formats (registry.h).
+#include "registry.h"
+
+namespace skiff::node_detail {
+namespace {
+
+constexpr char kRecordVersion = 2;
+constexpr std::string_view kSnapshotMagic = "SKNS";
+constexpr char kSnapshotVersion = 1;
+
+void put_varint(std::string& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+bool get_varint(std::string_view& in, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    const auto byte = static_cast<std::uint8_t>(in.front());
+    in.remove_prefix(1);
+    if (shift == 63 && byte > 1) {
+      return false;
+    }
+    v |= std::uint64_t{byte & 0x7fu} << shift;
+    if ((byte & 0x80) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int k = 0; k < 8; ++k) {
+    out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+  }
+}
+
+bool get_u64(std::string_view& in, std::uint64_t& v) {
+  if (in.size() < 8) {
+    return false;
+  }
+  v = 0;
+  for (int k = 0; k < 8; ++k) {
+    v |= std::uint64_t{static_cast<unsigned char>(in[static_cast<std::size_t>(k)])} << (8 * k);
+  }
+  in.remove_prefix(8);
+  return true;
+}
+
+}  // namespace
+
+bool is_member_record(std::string_view data) {
+  return !data.empty() && data.front() == kRecordVersion;
+}
+
+Bytes encode_member_record(NodeId id, const MemberRecord& record) {
+  std::string out(1, kRecordVersion);
+  put_varint(out, id.value);
+  put_varint(out, record.incarnation);
+  out += record.address;
+  return Bytes(std::move(out));
+}
+
+Result<std::pair<NodeId, MemberRecord>> decode_member_record(std::string_view data) {
+  if (!is_member_record(data)) {
+    return Status(ErrorCode::kCorruption, "member record: unknown version");
+  }
+  data.remove_prefix(1);
+  std::uint64_t id = 0;
+  MemberRecord r;
+  if (!get_varint(data, id) || id == 0 || !get_varint(data, r.incarnation)) {
+    return Status(ErrorCode::kCorruption, "member record: bad header");
+  }
+  r.address = std::string(data);
+  return std::pair<NodeId, MemberRecord>{NodeId{id}, std::move(r)};
+}
+
+std::string encode_node_snapshot(const MemberRegistry& registry, std::string_view state) {
+  std::string out(kSnapshotMagic);
+  out.push_back(kSnapshotVersion);
+  put_u64(out, registry.size());
+  for (const auto& [id, r] : registry) {
+    put_u64(out, id.value);
+    put_u64(out, r.incarnation);
+    put_u64(out, r.address.size());
+    out += r.address;
+  }
+  out += state;
+  return out;
+}
+
+Result<std::pair<MemberRegistry, std::string_view>> decode_node_snapshot(std::string_view data) {
+  if (data.substr(0, kSnapshotMagic.size()) != kSnapshotMagic) {
+    return std::pair<MemberRegistry, std::string_view>{{}, data};
+  }
+  auto bad = [] { return Status(ErrorCode::kCorruption, "node snapshot: bad member registry"); };
+  data.remove_prefix(kSnapshotMagic.size());
+  if (data.empty() || data.front() != kSnapshotVersion) {
+    return bad();
+  }
+  data.remove_prefix(1);
+  std::uint64_t count = 0;
+  if (!get_u64(data, count) || count > data.size() / 24) {
+    return bad();
+  }
+  MemberRegistry registry;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint64_t id = 0;
+    std::uint64_t length = 0;
+    MemberRecord r;
+    if (!get_u64(data, id) || !get_u64(data, r.incarnation) || !get_u64(data, length) ||
+        length > data.size()) {
+      return bad();
+    }
+    r.address = std::string(data.substr(0, length));
+    data.remove_prefix(length);
+    registry[NodeId{id}] = std::move(r);
+  }
+  return std::pair<MemberRegistry, std::string_view>{std::move(registry), data};
+}
+
+}  // namespace skiff::node_detail
