@@ -3,8 +3,8 @@
 // entries, serves reads and completes requests.
 //
 // The core thread owns the RawNode and the Ready in flight. Requests (proposals, reads,
-// membership changes) live in one table under `req_mu`, ordered by request number, which is
-// also deadline order (one timeout for all), so timing out is a walk from the front.
+// membership changes) wait in a RequestTable (requests.h); the member registry
+// (registry.h) is replicated through the log.
 #include "skiff/node/node.h"
 
 #include <fmt/format.h>
@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "node_logger.h"
 #include "registry.h"
+#include "requests.h"
 #include "skiff/conf_change.h"
 #include "skiff/raw_node.h"
 #include "snapshot_io.h"
@@ -67,56 +68,9 @@ std::optional<std::uint64_t> context_request(const Bytes& b) {
   return v;
 }
 
-// Brings `registry` from the snapshot at `from` to the commit index: member records and
-// removals in the committed entries (from, commit].
-Status scan_registry(const LogStorage& storage, Index from, Index commit,
-                     node_detail::MemberRegistry& registry) {
-  Index next{from.value + 1};
-  while (next <= commit && next <= storage.last_index()) {
-    const Index end{std::min(commit.value, storage.last_index().value) + 1};
-    auto batch = storage.entries(next, end, 4 << 20);
-    if (!batch.ok()) {
-      return batch.status();
-    }
-    for (const Entry& e : *batch) {
-      if (e.type == EntryType::kNormal && node_detail::is_member_record(e.data.view())) {
-        auto rec = node_detail::decode_member_record(e.data.view());
-        if (!rec.ok()) {
-          return rec.status();
-        }
-        registry[rec->first] = rec->second;
-      } else if (e.type == EntryType::kConfChange) {
-        auto cc = decode_conf_change_entry(e.data.view());
-        if (!cc.ok()) {
-          return cc.status();
-        }
-        for (const ConfChangeSingle& c : cc->change.changes) {
-          if (c.type == ConfChangeType::kRemoveNode) {
-            registry.erase(c.node);
-          }
-        }
-      }
-      next = Index{e.index.value + 1};
-    }
-    if (batch->empty()) {
-      break;
-    }
-  }
-  return Status();
-}
-
 }  // namespace
 
 struct Node::Impl final : public TransportHandler {
-  // A request waiting for its outcome.
-  struct Request {
-    ProposeCallback on_result;  // proposals
-    StatusCallback on_status;   // reads and membership changes
-    Clock::time_point started;
-    Clock::time_point deadline;
-    EntryId entry;  // where a proposal or change was appended on this leader (0 if unknown)
-  };
-
   Impl(NodeConfig c, Storage& s, Transport& t, StateMachine& m)
       : config(std::move(c)), storage(s), transport(t), sm(m), ticker(io) {}
 
@@ -167,10 +121,7 @@ struct Node::Impl final : public TransportHandler {
   std::map<NodeId, std::string> addresses;
   std::uint64_t ticks = 0;
 
-  std::mutex req_mu;
-  std::uint64_t next_request = 1;
-  std::map<std::uint64_t, Request> requests;  // by number = by deadline
-  std::map<Index, std::uint64_t> by_index;    // appended on this leader: index -> request
+  node_detail::RequestTable requests{config.max_pending_requests, config.request_timeout, metrics};
 
   // --- the storage and apply threads ---
   WorkQueue storage_q;
@@ -193,98 +144,19 @@ struct Node::Impl final : public TransportHandler {
   // --- requests -------------------------------------------------------------------------------
 
   // A new request, or nullopt (and the callback told why) when none may start.
-  std::optional<std::uint64_t> add_request(Request r) {
+  std::optional<std::uint64_t> add_request(node_detail::RequestTable::Request r) {
     Status refuse;
     if (!accepting) {
       refuse = Status(ErrorCode::kStopped, "the node is not running");
     } else if (Status f = current_failure(); !f.ok()) {
       refuse = f;
     }
-    std::uint64_t id = 0;
-    if (refuse.ok()) {
-      std::lock_guard lock(req_mu);
-      if (requests.size() >= config.max_pending_requests) {
-        refuse =
-            Status(ErrorCode::kProposalDropped,
-                   fmt::format("{} requests are pending (max_pending_requests)", requests.size()));
-      } else {
-        id = next_request++;
-        r.started = Clock::now();
-        r.deadline = r.started + config.request_timeout;
-        requests.emplace(id, std::move(r));
-        return id;
-      }
-    }
-    finish(std::move(r), refuse);
-    return std::nullopt;
+    return requests.add(std::move(r), refuse);
   }
-
-  // Calls a request's callback with `status` (or the result for a successful proposal).
-  void finish(Request r, Result<Bytes> outcome) {
-    if (r.on_result) {
-      if (outcome.ok()) {
-        metrics.commit_latency.observe(micros(Clock::now() - r.started));
-      } else {
-        ++metrics.proposals_failed;
-      }
-      r.on_result(std::move(outcome));
-    } else if (r.on_status) {
-      r.on_status(outcome.ok() ? Status() : outcome.status());
-    }
-  }
-
-  // Completes request `id` if it is still waiting.
   void complete(std::uint64_t id, Result<Bytes> outcome) {
-    std::optional<Request> r;
-    {
-      std::lock_guard lock(req_mu);
-      auto it = requests.find(id);
-      if (it == requests.end()) {
-        return;
-      }
-      r = std::move(it->second);
-      requests.erase(it);
-      if (r->entry.index != Index{0}) {
-        by_index.erase(r->entry.index);
-      }
-    }
-    finish(std::move(*r), std::move(outcome));
+    requests.complete(id, std::move(outcome));
   }
-
-  // Completes every waiting request with `status` (stop, failure).
-  void complete_all(const Status& status) {
-    std::map<std::uint64_t, Request> all;
-    {
-      std::lock_guard lock(req_mu);
-      all.swap(requests);
-      by_index.clear();
-    }
-    for (auto& [id, r] : all) {
-      finish(std::move(r), status);
-    }
-  }
-
-  // Times out requests past their deadline (core thread, every tick).
-  void expire_requests() {
-    const Clock::time_point now = Clock::now();
-    std::vector<Request> expired;
-    {
-      std::lock_guard lock(req_mu);
-      while (!requests.empty() && requests.begin()->second.deadline <= now) {
-        Request& r = requests.begin()->second;
-        if (r.entry.index != Index{0}) {
-          by_index.erase(r.entry.index);
-        }
-        expired.push_back(std::move(r));
-        requests.erase(requests.begin());
-      }
-    }
-    for (Request& r : expired) {
-      finish(std::move(r), Status(ErrorCode::kTimedOut,
-                                  fmt::format("no outcome within {} ms; it may still take effect",
-                                              config.request_timeout.count())));
-    }
-  }
+  void complete_all(const Status& status) { requests.complete_all(status); }
 
   Status current_failure() const {
     std::lock_guard lock(failure_mu);
@@ -319,7 +191,7 @@ struct Node::Impl final : public TransportHandler {
     if (next_tick <= now) {
       next_tick = now + config.tick_interval;
     }
-    expire_requests();
+    requests.expire(now);
     ticks += static_cast<std::uint64_t>(ticks_run);
     if (ticks >= config.raft.election_tick) {
       ticks = 0;
@@ -595,14 +467,7 @@ struct Node::Impl final : public TransportHandler {
     ++metrics.snapshots_restored;
     log(LogLevel::kInfo, "restored snapshot {}", describe(snap.meta.last));
     // Requests covered by the snapshot: applied (or not) elsewhere; the result is lost.
-    std::vector<std::uint64_t> covered;
-    {
-      std::lock_guard lock(req_mu);
-      for (auto it = by_index.begin(); it != by_index.end() && it->first <= applied; ++it) {
-        covered.push_back(it->second);
-      }
-    }
-    for (std::uint64_t id : covered) {
+    for (std::uint64_t id : requests.up_to(applied)) {
       complete(id, Status(ErrorCode::kTimedOut,
                           "outcome unknown: the entry was covered by a snapshot from the leader"));
     }
@@ -617,16 +482,7 @@ struct Node::Impl final : public TransportHandler {
       }
       // Our requests appended at this index by an earlier term's leader (us) are lost if the
       // entry here now has another term.
-      std::optional<std::uint64_t> waiting;
-      {
-        std::lock_guard lock(req_mu);
-        if (auto it = by_index.find(e.index); it != by_index.end()) {
-          auto r = requests.find(it->second);
-          if (r != requests.end() && r->second.entry.term != e.term) {
-            waiting = it->second;
-          }
-        }
-      }
+      std::optional<std::uint64_t> waiting = requests.replaced_by(e);
       if (waiting) {
         complete(*waiting,
                  Status(ErrorCode::kProposalDropped,
@@ -677,13 +533,7 @@ struct Node::Impl final : public TransportHandler {
             }
           }
           log(LogLevel::kInfo, "membership {} applied at {}", describe(conf_state), e.index.value);
-          std::optional<std::uint64_t> id;
-          {
-            std::lock_guard lock(req_mu);
-            if (auto it = by_index.find(e.index); it != by_index.end()) {
-              id = it->second;
-            }
-          }
+          std::optional<std::uint64_t> id = requests.at(e.index);
           if (id) {
             complete(*id, Bytes());
           }
@@ -863,7 +713,7 @@ struct Node::Impl final : public TransportHandler {
   std::future<Status> change_membership(ConfChange change) {
     auto promise = std::make_shared<std::promise<Status>>();
     std::future<Status> f = promise->get_future();
-    Request r;
+    node_detail::RequestTable::Request r;
     r.on_status = [promise](Status s) { promise->set_value(std::move(s)); };
     std::optional<std::uint64_t> id = add_request(std::move(r));
     if (!id) {
@@ -881,13 +731,7 @@ struct Node::Impl final : public TransportHandler {
         complete(id, p.status());
         return;
       }
-      {
-        std::lock_guard lock(req_mu);
-        if (auto it = requests.find(id); it != requests.end()) {
-          it->second.entry = p->id;
-          by_index[p->id.index] = id;
-        }
-      }
+      requests.appended(id, p->id);
       schedule_process();
     });
     return f;
@@ -998,7 +842,9 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
   }
   // The member registry as of the commit index, before the transport meets anyone: the
   // stored snapshot's, then the committed records and removals after it.
-  if (Status s = scan_registry(storage, d.applied, initial->hard_state.commit, registry); !s.ok()) {
+  if (Status s =
+          node_detail::scan_registry(storage, d.applied, initial->hard_state.commit, registry);
+      !s.ok()) {
     return s;
   }
   d.adopt_registry(std::move(registry));
@@ -1073,7 +919,7 @@ void Node::stop() {
 
 void Node::propose(Bytes command, ProposeCallback done) {
   Impl& d = *impl_;
-  Impl::Request r;
+  node_detail::RequestTable::Request r;
   r.on_result = std::move(done);
   std::optional<std::uint64_t> id = d.add_request(std::move(r));
   if (!id) {
@@ -1094,11 +940,7 @@ void Node::propose(Bytes command, ProposeCallback done) {
     }
     ++d.metrics.proposals;
     if (p->forwarded_to == kNoNode) {
-      std::lock_guard lock(d.req_mu);
-      if (auto it = d.requests.find(id); it != d.requests.end()) {
-        it->second.entry = p->id;
-        d.by_index[p->id.index] = id;
-      }
+      d.requests.appended(id, p->id);
     }
     d.schedule_process();
   });
@@ -1113,7 +955,7 @@ std::future<Result<Bytes>> Node::propose(Bytes command) {
 
 void Node::linearizable_read(StatusCallback ready) {
   Impl& d = *impl_;
-  Impl::Request r;
+  node_detail::RequestTable::Request r;
   r.on_status = std::move(ready);
   std::optional<std::uint64_t> id = d.add_request(std::move(r));
   if (!id) {

@@ -1,6 +1,10 @@
 // The member registry's formats (registry.h).
 #include "registry.h"
 
+#include <algorithm>
+
+#include "skiff/conf_change.h"
+
 namespace skiff::node_detail {
 namespace {
 
@@ -120,6 +124,44 @@ Result<std::pair<MemberRegistry, std::string_view>> decode_node_snapshot(std::st
     registry[NodeId{id}] = std::move(r);
   }
   return std::pair<MemberRegistry, std::string_view>{std::move(registry), data};
+}
+
+// Brings `registry` from the snapshot at `from` to the commit index: member records and
+// removals in the committed entries (from, commit].
+Status scan_registry(const LogStorage& storage, Index from, Index commit,
+                     MemberRegistry& registry) {
+  Index next{from.value + 1};
+  while (next <= commit && next <= storage.last_index()) {
+    const Index end{std::min(commit.value, storage.last_index().value) + 1};
+    auto batch = storage.entries(next, end, 4 << 20);
+    if (!batch.ok()) {
+      return batch.status();
+    }
+    for (const Entry& e : *batch) {
+      if (e.type == EntryType::kNormal && is_member_record(e.data.view())) {
+        auto rec = decode_member_record(e.data.view());
+        if (!rec.ok()) {
+          return rec.status();
+        }
+        registry[rec->first] = rec->second;
+      } else if (e.type == EntryType::kConfChange) {
+        auto cc = decode_conf_change_entry(e.data.view());
+        if (!cc.ok()) {
+          return cc.status();
+        }
+        for (const ConfChangeSingle& c : cc->change.changes) {
+          if (c.type == ConfChangeType::kRemoveNode) {
+            registry.erase(c.node);
+          }
+        }
+      }
+      next = Index{e.index.value + 1};
+    }
+    if (batch->empty()) {
+      break;
+    }
+  }
+  return Status();
 }
 
 }  // namespace skiff::node_detail

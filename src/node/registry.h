@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "skiff/bytes.h"
+#include "skiff/log_storage.h"
 #include "skiff/result.h"
 #include "skiff/types.h"
 
@@ -45,5 +46,9 @@ std::string encode_node_snapshot(const MemberRegistry& registry, std::string_vie
 /// node snapshot's magic is all state machine (snapshots taken before the registry existed).
 /// kCorruption for a damaged registry.
 Result<std::pair<MemberRegistry, std::string_view>> decode_node_snapshot(std::string_view data);
+
+/// Brings `registry` (as of the snapshot at `from`) to `commit`: the member records and
+/// removals among the committed entries (from, commit] of `storage`.
+Status scan_registry(const LogStorage& storage, Index from, Index commit, MemberRegistry& registry);
 
 }  // namespace skiff::node_detail
