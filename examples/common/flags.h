@@ -1,0 +1,48 @@
+// Command-line flags shared by the example services (skiff-kv, skiff-lock, skiff-jobs): the
+// `serve` subcommand's member flags and the clients' --endpoints, parsed and checked with
+// errors that name the flag and the value.
+//
+//   serve --id N --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
+//         --http 127.0.0.1:8101 --data-dir DIR
+//         [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1] [--join]
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "skiff/result.h"
+#include "skiff/types.h"
+
+namespace skiff::examples {
+
+/// What `serve` runs with.
+struct ServeFlags {
+  NodeId id;
+  /// Raft addresses of the members, this node's included ("host:port").
+  std::map<NodeId, std::string> peers;
+  /// Where the HTTP API listens ("host:port").
+  std::string http;
+  std::string data_dir;
+  std::chrono::milliseconds tick{10};
+  std::uint32_t election_ticks = 10;
+  std::uint32_t heartbeat_ticks = 1;
+  std::uint64_t cluster_id = 1;
+  /// Start with no membership and wait to be added (POST /members on a member), instead of
+  /// founding the cluster of --peers.
+  bool join = false;
+};
+
+/// Parses `serve`'s arguments (after the subcommand). kInvalidArgument naming the flag.
+Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args);
+/// Parses "host:port,host:port,..." (clients' --endpoints). kInvalidArgument otherwise.
+Result<std::vector<std::string>> parse_endpoints(std::string_view text);
+/// Checks "host:port" with a port in 1..65535; `what` names the flag in the error.
+Status check_host_port(std::string_view text, std::string_view what);
+/// The `serve` usage lines.
+std::string serve_usage(std::string_view program);
+
+}  // namespace skiff::examples
