@@ -390,6 +390,23 @@ TEST(Node, AFollowerRefersProposalsToTheLeader) {
   EXPECT_EQ(r.status().leader_hint(), NodeId{l});
 }
 
+TEST(Node, WithForwardingAnyMemberTakesWritesAndGetsTheirResults) {
+  Cluster c([](NodeConfig& nc) { nc.raft.forward_proposals = true; });
+  const std::uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  // Each member proposes; followers' proposals travel to the leader, and the result comes
+  // back to the proposing member when it applies the entry (matched by its envelope).
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    Result<Bytes> r = c.node(id).propose(set("from" + std::to_string(id), "x")).get();
+    ASSERT_TRUE(r.ok()) << "node " << id << ": " << r.status().to_string();
+    EXPECT_EQ(r->view(), "-");
+    r = c.node(id).propose(set("from" + std::to_string(id), "y")).get();
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->view(), "x") << "the result of this member's own command";
+  }
+  EXPECT_TRUE(c.converged({{"from1", "y"}, {"from2", "y"}, {"from3", "y"}}));
+}
+
 TEST(Node, ReadsSeeEveryAcknowledgedWrite) {
   Cluster c;
   ASSERT_TRUE(put(c, "x", "1").ok());
