@@ -1,0 +1,38 @@
+// A member of an example service (internal to the examples): the node runtime with LMDB
+// storage under --data-dir and the TCP transport on this node's --peers address, built from
+// the serve flags (flags.h).
+#pragma once
+
+#include <memory>
+
+#include "flags.h"
+#include "skiff/logger.h"
+#include "skiff/node/node.h"
+#include "skiff/node/state_machine.h"
+#include "skiff/storage/lmdb_storage.h"
+#include "skiff/transport/asio_transport.h"
+
+namespace skiff::examples {
+
+class Member {
+ public:
+  /// Opens the storage (founding the cluster of --peers on first start, or waiting to be
+  /// added with --join), binds the transport and starts the node. Errors name what failed.
+  static Result<std::unique_ptr<Member>> start(const ServeFlags& flags, StateMachine& sm,
+                                               std::shared_ptr<Logger> logger = nullptr);
+  ~Member();
+  Member(const Member&) = delete;
+  Member& operator=(const Member&) = delete;
+
+  Node& node() { return *node_; }
+  /// Stops the node (gracefully); idempotent.
+  void stop();
+
+ private:
+  Member() = default;
+  std::unique_ptr<LmdbStorage> storage_;
+  std::unique_ptr<AsioTransport> transport_;
+  std::unique_ptr<Node> node_;
+};
+
+}  // namespace skiff::examples
