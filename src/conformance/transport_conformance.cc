@@ -4,67 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
 #include "register.h"
+#include "skiff/testing/recording_handler.h"
 
 namespace skiff::testing {
 namespace {
 
 using std::chrono::milliseconds;
-constexpr milliseconds kPatience{10000};
 
-// Records what a transport hands to its node.
-class Recorder final : public TransportHandler {
- public:
-  void on_message(Message m) override {
-    std::lock_guard lock(mu_);
-    messages_.push_back(std::move(m));
-    cv_.notify_all();
-  }
-  void on_unreachable(NodeId peer) override {
-    std::lock_guard lock(mu_);
-    unreachable_.push_back(peer);
-    cv_.notify_all();
-  }
-  void on_snapshot_status(NodeId peer, bool ok) override {
-    std::lock_guard lock(mu_);
-    snapshots_.emplace_back(peer, ok);
-    cv_.notify_all();
-  }
-
-  // Waits until `pred` holds (checked under the lock) or the patience runs out.
-  template <typename Pred>
-  bool wait(Pred pred) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kPatience, [&] { return pred(); });
-  }
-  bool wait_messages(std::size_t n) {
-    return wait([&] { return messages_.size() >= n; });
-  }
-  std::vector<Message> messages() {
-    std::lock_guard lock(mu_);
-    return messages_;
-  }
-  std::vector<NodeId> unreachable() {
-    std::lock_guard lock(mu_);
-    return unreachable_;
-  }
-  std::vector<std::pair<NodeId, bool>> snapshots() {
-    std::lock_guard lock(mu_);
-    return snapshots_;
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Message> messages_;
-  std::vector<NodeId> unreachable_;
-  std::vector<std::pair<NodeId, bool>> snapshots_;
-};
+using Recorder = RecordingHandler;
 
 // Started endpoints for nodes 1..n, each knowing all the others.
 struct Cluster {
@@ -150,7 +103,7 @@ void order_is_kept_per_peer(TransportHarness& h) {
 void an_unknown_peer_is_reported_unreachable(TransportHarness& h) {
   Cluster c(h, 1);
   c.t(1).send(message(MessageType::kAppend, 1, 9, 1));
-  ASSERT_TRUE(c.r(1).wait([&] { return !c.r(1).unreachable_.empty(); }));
+  ASSERT_TRUE(c.r(1).wait([](const auto& s) { return !s.unreachable.empty(); }));
   EXPECT_EQ(c.r(1).unreachable().front(), NodeId{9});
 }
 
@@ -162,7 +115,7 @@ void a_stopped_peer_is_reported_unreachable(TransportHarness& h) {
     c.t(1).send(message(MessageType::kHeartbeat, 1, 2, static_cast<std::uint64_t>(k)));
     std::this_thread::sleep_for(milliseconds(20));
   }
-  ASSERT_TRUE(c.r(1).wait([&] { return !c.r(1).unreachable_.empty(); }));
+  ASSERT_TRUE(c.r(1).wait([](const auto& s) { return !s.unreachable.empty(); }));
   EXPECT_EQ(c.r(1).unreachable().front(), NodeId{2});
 }
 
@@ -173,7 +126,7 @@ void snapshots_report_their_outcome(TransportHarness& h) {
   snap.snapshot.meta.conf_state.voters = {NodeId{1}, NodeId{2}};
   snap.snapshot.data = Bytes(std::string(100000, 'd'));
   c.t(1).send(snap);
-  ASSERT_TRUE(c.r(1).wait([&] { return !c.r(1).snapshots_.empty(); }));
+  ASSERT_TRUE(c.r(1).wait([](const auto& s) { return !s.snapshots.empty(); }));
   EXPECT_EQ(c.r(1).snapshots().front(), (std::pair<NodeId, bool>{NodeId{2}, true}));
   ASSERT_TRUE(c.r(2).wait_messages(1));
   EXPECT_EQ(c.r(2).messages().front(), snap);
@@ -181,7 +134,7 @@ void snapshots_report_their_outcome(TransportHarness& h) {
   Message lost = snap;
   lost.to = NodeId{7};  // nobody there
   c.t(1).send(lost);
-  ASSERT_TRUE(c.r(1).wait([&] { return c.r(1).snapshots_.size() >= 2; }));
+  ASSERT_TRUE(c.r(1).wait([](const auto& s) { return s.snapshots.size() >= 2; }));
   EXPECT_EQ(c.r(1).snapshots()[1], (std::pair<NodeId, bool>{NodeId{7}, false}));
 }
 

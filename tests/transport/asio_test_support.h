@@ -15,56 +15,13 @@
 
 #include "skiff/codec/codec.h"
 #include "skiff/logger.h"
+#include "skiff/testing/recording_handler.h"
 #include "skiff/transport.h"
 
 namespace skiff::test {
 
-/// Records what a transport hands to its node; waits are bounded (10 s).
-class Inbox final : public TransportHandler {
- public:
-  void on_message(Message m) override {
-    std::lock_guard lock(mu_);
-    messages_.push_back(std::move(m));
-    cv_.notify_all();
-  }
-  void on_unreachable(NodeId peer) override {
-    std::lock_guard lock(mu_);
-    unreachable_.push_back(peer);
-    cv_.notify_all();
-  }
-  void on_snapshot_status(NodeId peer, bool ok) override {
-    std::lock_guard lock(mu_);
-    snapshots_.emplace_back(peer, ok);
-    cv_.notify_all();
-  }
-  /// Waits until `pred` (called with the lock held) is true, at most 10 s.
-  template <typename Pred>
-  bool wait(Pred pred) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return pred(); });
-  }
-  bool wait_messages(std::size_t n) {
-    return wait([&] { return messages_.size() >= n; });
-  }
-  std::vector<Message> messages() {
-    std::lock_guard lock(mu_);
-    return messages_;
-  }
-  std::vector<NodeId> unreachable() {
-    std::lock_guard lock(mu_);
-    return unreachable_;
-  }
-  std::vector<std::pair<NodeId, bool>> snapshots() {
-    std::lock_guard lock(mu_);
-    return snapshots_;
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Message> messages_;
-  std::vector<NodeId> unreachable_;
-  std::vector<std::pair<NodeId, bool>> snapshots_;
-};
+/// Records what a transport hands to its node (the public testing helper).
+using Inbox = testing::RecordingHandler;
 
 /// Keeps every line; thread-safe.
 class CapturingLogger final : public Logger {

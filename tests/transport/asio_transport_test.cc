@@ -413,7 +413,7 @@ TEST(AsioTransport, ALargeSnapshotStreamsWhileMessagesFlow) {
   for (std::uint64_t n = 1; n <= 50; ++n) {
     p.a->send(heartbeat(1, 2, n));
   }
-  ASSERT_TRUE(p.inbox_a.wait([&] { return !p.inbox_a.snapshots_.empty(); }));
+  ASSERT_TRUE(p.inbox_a.wait([](const auto& s) { return !s.snapshots.empty(); }));
   EXPECT_EQ(p.inbox_a.snapshots().front(), (std::pair<NodeId, bool>{NodeId{2}, true}));
   ASSERT_TRUE(p.inbox.wait_messages(51));
   std::uint64_t last = 0;
@@ -441,7 +441,7 @@ TEST(AsioTransport, ASnapshotOverTheReceiversLimitFails) {
   snap.snapshot.meta.last = EntryId{Term{2}, Index{500}};
   snap.snapshot.data = Bytes(std::string(3 << 20, 's'));
   p.a->send(snap);
-  ASSERT_TRUE(p.inbox_a.wait([&] { return !p.inbox_a.snapshots_.empty(); }));
+  ASSERT_TRUE(p.inbox_a.wait([](const auto& s) { return !s.snapshots.empty(); }));
   EXPECT_EQ(p.inbox_a.snapshots().front(), (std::pair<NodeId, bool>{NodeId{2}, false}));
   EXPECT_TRUE(p.inbox.messages().empty());
   EXPECT_TRUE(p.logger->contains("over the limit of 1048576 bytes")) << p.logger->text();

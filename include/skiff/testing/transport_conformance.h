@@ -8,7 +8,8 @@
 //       "MyTransport", [] { return std::make_unique<MyHarness>(); });
 //
 // and link skiff::transport_conformance. Each case gets a fresh harness and waits at most
-// ten seconds for anything it expects.
+// ten seconds for anything it expects. Its handler is a RecordingHandler
+// (skiff/testing/recording_handler.h), which your own transport tests can use too.
 #pragma once
 
 #include <functional>
