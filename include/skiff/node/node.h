@@ -142,9 +142,10 @@ class Node {
 
   /// Starts the threads, the transport and the ticks. kFailedPrecondition if started before.
   Status start();
-  /// Stops gracefully: refuses new requests, lets the storage write in flight finish, applies
-  /// what was committed and handed over, completes every pending request (kStopped for
-  /// those without an outcome), then stops the transport. Idempotent.
+  /// Stops gracefully: refuses new requests, stops the transport (nothing new comes in), lets
+  /// the storage write in flight finish, applies what was committed and handed over,
+  /// completes every pending request (kStopped for those without an outcome) and joins the
+  /// node's threads. Idempotent. Not from inside one of the node's callbacks.
   void stop();
 
   /// Proposes a command; `done` gets the state machine's result once it is applied on this
