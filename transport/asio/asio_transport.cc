@@ -15,7 +15,6 @@
 #include <asio/ssl.hpp>
 #pragma GCC diagnostic pop
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -24,17 +23,18 @@
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 #include <variant>
 
 #include "session.h"
 #include "stream.h"
+#include "text.h"
 
 namespace skiff {
 namespace {
 
 using asio::ip::tcp;
+using transport_detail::cat;
 using transport_detail::CloseReason;
 using transport_detail::InboundSession;
 using transport_detail::OutboundSession;
@@ -43,13 +43,6 @@ using transport_detail::SnapshotStreamer;
 using transport_detail::Stream;
 using transport_detail::to_text;
 using Clock = std::chrono::steady_clock;
-
-template <typename... Args>
-std::string cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
 
 constexpr std::size_t kReadBuffer = 64 << 10;
 // What a queued snapshot counts against the queue's byte limit: its data is shared with the

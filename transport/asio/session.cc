@@ -2,20 +2,11 @@
 #include "session.h"
 
 #include <algorithm>
-#include <sstream>
 #include <utility>
 
+#include "text.h"
+
 namespace skiff::transport_detail {
-namespace {
-
-template <typename... Args>
-std::string cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
-
-}  // namespace
 
 // --- InboundSession -----------------------------------------------------------------------------
 

@@ -4,17 +4,9 @@
 #include <charconv>
 #include <sstream>
 
+#include "text.h"
+
 namespace skiff::transport_detail {
-namespace {
-
-template <typename... Args>
-std::string cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
-
-}  // namespace
 
 Result<tcp::endpoint> parse_endpoint(const std::string& address) {
   const std::size_t colon = address.rfind(':');
