@@ -102,7 +102,8 @@ std::string hello(std::uint64_t cluster, std::uint64_t node) {
 // Two started endpoints, 1 and 2; 2's handler is `inbox`.
 struct Pair {
   explicit Pair(std::shared_ptr<CapturingLogger> log = std::make_shared<CapturingLogger>(),
-                std::function<void(AsioTransportOptions&)> tweak = {})
+                std::function<void(AsioTransportOptions&)> tweak = {},
+                std::uint64_t incarnation_a = 0, std::uint64_t incarnation_b = 0)
       : logger(log ? std::move(log) : std::make_shared<CapturingLogger>()) {
     AsioTransportOptions o1 = options(1, logger);
     AsioTransportOptions o2 = options(2, logger);
@@ -114,6 +115,8 @@ struct Pair {
     b = make(std::move(o2));
     EXPECT_TRUE(a->add_peer(NodeId{2}, b->listen_address()).ok());
     EXPECT_TRUE(b->add_peer(NodeId{1}, a->listen_address()).ok());
+    a->set_incarnation(incarnation_a);  // before start: the greetings announce them
+    b->set_incarnation(incarnation_b);
     EXPECT_TRUE(a->start(inbox_a).ok());
     EXPECT_TRUE(b->start(inbox).ok());
   }
@@ -449,9 +452,7 @@ TEST(AsioTransport, ASnapshotOverTheReceiversLimitFails) {
 
 TEST(AsioTransport, APeerWithANewIncarnationIsRefusedUntilReAdded) {
   auto logger = std::make_shared<CapturingLogger>();
-  Pair p(logger);
-  p.a->set_incarnation(0xa1);
-  p.b->set_incarnation(0xb1);  // (set before any connection: the Pair is idle so far)
+  Pair p(logger, {}, 0xa1, 0xb1);
   p.a->send(heartbeat(1, 2, 1));
   ASSERT_TRUE(p.inbox.wait_messages(1));
   // Node 2 loses its data: it restarts on the same address with another incarnation.
