@@ -10,18 +10,6 @@ Status invalid(const std::string& why) {
   return Status(ErrorCode::kInvalidArgument, why);
 }
 
-// A decimal number in [lo, hi], the whole text.
-Result<std::uint64_t> number(std::string_view text, std::string_view flag, std::uint64_t lo,
-                             std::uint64_t hi) {
-  std::uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
-    return invalid(std::string(flag) + ": \"" + std::string(text) + "\" is not a number in " +
-                   std::to_string(lo) + ".." + std::to_string(hi));
-  }
-  return v;
-}
-
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> out;
   while (true) {
@@ -36,12 +24,23 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
 
 }  // namespace
 
+Result<std::uint64_t> parse_number(std::string_view text, std::string_view what, std::uint64_t lo,
+                                   std::uint64_t hi) {
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v < lo || v > hi) {
+    return invalid(std::string(what) + ": \"" + std::string(text) + "\" is not a number in " +
+                   std::to_string(lo) + ".." + std::to_string(hi));
+  }
+  return v;
+}
+
 Status check_host_port(std::string_view text, std::string_view what) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
     return invalid(std::string(what) + ": \"" + std::string(text) + "\" is not host:port");
   }
-  auto port = number(text.substr(colon + 1), what, 1, 65535);
+  auto port = parse_number(text.substr(colon + 1), what, 1, 65535);
   return port.ok() ? Status() : port.status();
 }
 
@@ -56,7 +55,8 @@ Result<std::vector<std::string>> parse_endpoints(std::string_view text) {
   return out;
 }
 
-Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args) {
+Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args,
+                                     const std::set<std::string>& extra_flags) {
   ServeFlags f;
   bool have_id = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -73,7 +73,7 @@ Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args) {
     }
     const std::string& value = args[++i];
     if (flag == "--id") {
-      auto v = number(value, flag, 1, UINT64_MAX);
+      auto v = parse_number(value, flag, 1, UINT64_MAX);
       if (!v.ok()) {
         return v.status();
       }
@@ -86,7 +86,7 @@ Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args) {
         if (eq == std::string_view::npos) {
           return invalid("--peers: \"" + std::string(p) + "\" is not ID=host:port");
         }
-        auto id = number(p.substr(0, eq), "--peers", 1, UINT64_MAX);
+        auto id = parse_number(p.substr(0, eq), "--peers", 1, UINT64_MAX);
         if (!id.ok()) {
           return id.status();
         }
@@ -108,29 +108,53 @@ Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args) {
       }
       f.data_dir = value;
     } else if (flag == "--tick-ms") {
-      auto v = number(value, flag, 1, 10000);
+      auto v = parse_number(value, flag, 1, 10000);
       if (!v.ok()) {
         return v.status();
       }
       f.tick = std::chrono::milliseconds(*v);
     } else if (flag == "--election-ticks") {
-      auto v = number(value, flag, 2, 1000000);
+      auto v = parse_number(value, flag, 2, 1000000);
       if (!v.ok()) {
         return v.status();
       }
       f.election_ticks = static_cast<std::uint32_t>(*v);
     } else if (flag == "--heartbeat-ticks") {
-      auto v = number(value, flag, 1, 1000000);
+      auto v = parse_number(value, flag, 1, 1000000);
       if (!v.ok()) {
         return v.status();
       }
       f.heartbeat_ticks = static_cast<std::uint32_t>(*v);
     } else if (flag == "--cluster-id") {
-      auto v = number(value, flag, 1, UINT64_MAX);
+      auto v = parse_number(value, flag, 1, UINT64_MAX);
       if (!v.ok()) {
         return v.status();
       }
       f.cluster_id = *v;
+    } else if (flag == "--request-timeout-ms") {
+      auto v = parse_number(value, flag, 10, 3600000);
+      if (!v.ok()) {
+        return v.status();
+      }
+      f.request_timeout = std::chrono::milliseconds(*v);
+    } else if (flag == "--snapshot-entries") {
+      auto v = parse_number(value, flag, 0, UINT64_MAX);
+      if (!v.ok()) {
+        return v.status();
+      }
+      f.snapshot_entries = *v;
+    } else if (flag == "--log-level") {
+      static const std::map<std::string, LogLevel> levels = {{"debug", LogLevel::kDebug},
+                                                             {"info", LogLevel::kInfo},
+                                                             {"warning", LogLevel::kWarning},
+                                                             {"error", LogLevel::kError}};
+      const auto it = levels.find(value);
+      if (it == levels.end()) {
+        return invalid("--log-level: \"" + value + "\" is not debug, info, warning or error");
+      }
+      f.log_level = it->second;
+    } else if (extra_flags.contains(flag)) {
+      f.extra[flag] = value;
     } else {
       return invalid("unknown flag " + flag);
     }
@@ -164,7 +188,9 @@ std::string serve_usage(std::string_view program) {
   return "usage: " + p +
          " serve --id N --peers 1=HOST:PORT,2=HOST:PORT,... --http HOST:PORT --data-dir DIR\n"
          "       [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1]"
-         " [--join]\n";
+         " [--join]\n"
+         "       [--request-timeout-ms 5000] [--snapshot-entries 10000]"
+         " [--log-level debug|info|warning|error]\n";
 }
 
 }  // namespace skiff::examples

@@ -5,15 +5,19 @@
 //   serve --id N --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
 //         --http 127.0.0.1:8101 --data-dir DIR
 //         [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1] [--join]
+//         [--request-timeout-ms 5000] [--snapshot-entries 10000] [--log-level info]
+//         plus the flags a service declares (ServeFlags::extra)
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "skiff/logger.h"
 #include "skiff/result.h"
 #include "skiff/types.h"
 
@@ -34,10 +38,23 @@ struct ServeFlags {
   /// Start with no membership and wait to be added (POST /members on a member), instead of
   /// founding the cluster of --peers.
   bool join = false;
+  /// A write or read without an outcome after this long is answered 503 (kTimedOut).
+  std::chrono::milliseconds request_timeout{5000};
+  /// Snapshot (and compact the log) every this many applied entries; 0: never.
+  std::uint64_t snapshot_entries = 10000;
+  /// Lowest level logged to stderr: debug, info, warning or error.
+  LogLevel log_level = LogLevel::kInfo;
+  /// The service's own flags (declared to parse_serve_flags), by name with the dashes.
+  std::map<std::string, std::string> extra;
 };
 
-/// Parses `serve`'s arguments (after the subcommand). kInvalidArgument naming the flag.
-Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args);
+/// Parses `serve`'s arguments (after the subcommand); `extra_flags` are the service's own
+/// flags that take a value (e.g. "--workers"). kInvalidArgument naming the flag.
+Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args,
+                                     const std::set<std::string>& extra_flags = {});
+/// A decimal number in [lo, hi], the whole text; the error names `what`.
+Result<std::uint64_t> parse_number(std::string_view text, std::string_view what, std::uint64_t lo,
+                                   std::uint64_t hi);
 /// Parses "host:port,host:port,..." (clients' --endpoints). kInvalidArgument otherwise.
 Result<std::vector<std::string>> parse_endpoints(std::string_view text);
 /// Checks "host:port" with a port in 1..65535; `what` names the flag in the error.

@@ -1,11 +1,53 @@
 // A member of an example service (member.h).
 #include "member.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+
 namespace skiff::examples {
+namespace {
+
+// Lines at or above a level to stderr, with a UTC time stamp.
+class StderrLogger final : public Logger {
+ public:
+  explicit StderrLogger(LogLevel min) : min_(min) {}
+  bool enabled(LogLevel level) const override { return level >= min_; }
+  void log(LogLevel level, std::string_view line) override {
+    static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR"};
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+    std::lock_guard lock(mu_);
+    std::fprintf(stderr, "%s.%03lld %-5s %.*s\n", stamp, static_cast<long long>(ms),
+                 kNames[static_cast<int>(level)], static_cast<int>(line.size()), line.data());
+  }
+
+ private:
+  const LogLevel min_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+std::shared_ptr<Logger> stderr_logger(LogLevel min) {
+  return std::make_shared<StderrLogger>(min);
+}
 
 Result<std::unique_ptr<Member>> Member::start(const ServeFlags& flags, StateMachine& sm,
                                               std::shared_ptr<Logger> logger) {
   std::unique_ptr<Member> m(new Member());
+  if (!logger) {
+    logger = stderr_logger(flags.log_level);
+  }
   LmdbOptions lo;
   lo.path = flags.data_dir;
   lo.cluster_id = flags.cluster_id;
@@ -38,6 +80,9 @@ Result<std::unique_ptr<Member>> Member::start(const ServeFlags& flags, StateMach
   nc.raft.heartbeat_tick = flags.heartbeat_ticks;
   nc.raft.forward_proposals = true;  // any member takes writes (the result comes back to it)
   nc.tick_interval = flags.tick;
+  nc.request_timeout = flags.request_timeout;
+  nc.snapshot_entries = flags.snapshot_entries;
+  nc.compaction_margin = std::min<std::uint64_t>(nc.compaction_margin, flags.snapshot_entries);
   nc.logger = logger;
   for (const auto& [id, address] : flags.peers) {
     if (id != flags.id) {

@@ -14,10 +14,14 @@
 
 namespace skiff::examples {
 
+/// A logger writing lines at `min` and above to stderr with a time stamp (thread-safe).
+std::shared_ptr<Logger> stderr_logger(LogLevel min);
+
 class Member {
  public:
   /// Opens the storage (founding the cluster of --peers on first start, or waiting to be
   /// added with --join), binds the transport and starts the node. Errors name what failed.
+  /// Logs to stderr at --log-level unless `logger` is given.
   static Result<std::unique_ptr<Member>> start(const ServeFlags& flags, StateMachine& sm,
                                                std::shared_ptr<Logger> logger = nullptr);
   ~Member();

@@ -1,0 +1,517 @@
+// The example services' HTTP layer (http.h).
+#include "http.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+
+namespace skiff::examples {
+namespace {
+
+json members_json(const ConfState& c) {
+  auto ids = [](const std::vector<NodeId>& v) {
+    json out = json::array();
+    for (NodeId id : v) {
+      out.push_back(id.value);
+    }
+    return out;
+  };
+  json out = {{"voters", ids(c.voters)}, {"learners", ids(c.learners)}};
+  if (c.joint()) {
+    out["voters_outgoing"] = ids(c.voters_outgoing);
+  }
+  return out;
+}
+
+json status_json(const NodeStatus& s) {
+  return {{"id", s.id.value},
+          {"role", std::string(to_string(s.role))},
+          {"term", s.term.value},
+          {"leader", s.leader.value},
+          {"first_index", s.first_index.value},
+          {"last_index", s.last_index.value},
+          {"commit", s.commit.value},
+          {"applied", s.applied.value},
+          {"members", members_json(s.config)}};
+}
+
+// Waits for a membership change's future, at most the node's request timeout plus a margin
+// (the node completes every request by then).
+Status wait_change(std::future<Status> f) {
+  if (f.wait_for(std::chrono::minutes(2)) != std::future_status::ready) {
+    return Status(ErrorCode::kTimedOut, "membership change without an outcome");
+  }
+  return f.get();
+}
+
+void common_routes(httplib::Server& server, Member& member) {
+  Node& node = member.node();
+  server.Get("/status", [&node](const httplib::Request&, httplib::Response& res) {
+    auto s = node.status();
+    if (!s.ok()) {
+      reply_status(res, s.status());
+      return;
+    }
+    reply_json(res, status_json(*s));
+  });
+  server.Get("/health", [&node](const httplib::Request&, httplib::Response& res) {
+    auto s = node.status();
+    if (!s.ok()) {
+      reply_status(res, s.status());
+    } else if (Status f = node.failure(); !f.ok()) {
+      reply_error(res, 503, to_string(f.code()), "node failed: " + f.message());
+    } else if (s->leader == kNoNode) {
+      reply_error(res, 503, "NoLeader", "no leader known: the cluster has no quorum right now");
+    } else {
+      reply_json(res, {{"healthy", true}, {"leader", s->leader.value}, {"term", s->term.value}});
+    }
+  });
+  server.Get("/metrics", [&node](const httplib::Request&, httplib::Response& res) {
+    res.set_content(node.prometheus_text(), "text/plain; version=0.0.4");
+  });
+  server.Post("/members", [&node](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) {
+      return;
+    }
+    bool failed = false;
+    auto id = number_field(*body, "id", true, res, &failed);
+    auto address = string_field(*body, "address", true, res, &failed);
+    if (failed) {
+      return;
+    }
+    if (*id == 0) {
+      reply_error(res, 400, "InvalidArgument", "\"id\" must be at least 1");
+      return;
+    }
+    if (Status s = check_host_port(*address, "\"address\""); !s.ok()) {
+      reply_status(res, s);
+      return;
+    }
+    bool learner = false;
+    if (body->contains("learner")) {
+      if (!(*body)["learner"].is_boolean()) {
+        reply_error(res, 400, "InvalidArgument", "\"learner\" must be true or false");
+        return;
+      }
+      learner = (*body)["learner"].get<bool>();
+    }
+    const NodeId node_id{*id};
+    Status s = wait_change(learner ? node.add_learner(node_id, *address)
+                                   : node.add_voter(node_id, *address));
+    if (!s.ok()) {
+      reply_status(res, s);
+      return;
+    }
+    auto st = node.status();
+    reply_json(res, {{"members", st.ok() ? members_json(st->config) : json()}});
+  });
+  auto remove = [&node](const httplib::Request& req, httplib::Response& res) {
+    auto id = parse_number(req.matches[1].str(), "member id", 1, UINT64_MAX);
+    if (!id.ok()) {
+      reply_status(res, id.status());
+      return;
+    }
+    if (Status s = wait_change(node.remove(NodeId{*id})); !s.ok()) {
+      reply_status(res, s);
+      return;
+    }
+    auto st = node.status();
+    reply_json(res, {{"members", st.ok() ? members_json(st->config) : json()}});
+  };
+  server.Delete(R"(/members/([^/]+))", remove);
+  server.Post(R"(/members/([^/]+)/promote)",
+              [&node](const httplib::Request& req, httplib::Response& res) {
+                auto id = parse_number(req.matches[1].str(), "member id", 1, UINT64_MAX);
+                if (!id.ok()) {
+                  reply_status(res, id.status());
+                  return;
+                }
+                if (Status s = wait_change(node.promote(NodeId{*id})); !s.ok()) {
+                  reply_status(res, s);
+                  return;
+                }
+                reply_json(res, {{"promoted", *id}});
+              });
+}
+
+// Splits "host:port".
+std::pair<std::string, int> host_port(const std::string& text) {
+  const std::size_t colon = text.rfind(':');
+  return {text.substr(0, colon), std::atoi(text.c_str() + colon + 1)};
+}
+
+}  // namespace
+
+void reply_json(httplib::Response& res, const json& body, int http_status) {
+  res.status = http_status;
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
+                  "application/json");
+}
+
+void reply_error(httplib::Response& res, int http_status, std::string_view code,
+                 std::string_view message) {
+  reply_json(res, {{"error", std::string(message)}, {"code", std::string(code)}}, http_status);
+}
+
+int http_status_for(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotLeader:
+    case ErrorCode::kProposalDropped:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimedOut:
+    case ErrorCode::kStopped:
+      return 503;
+    case ErrorCode::kFailedPrecondition:
+      return 409;
+    case ErrorCode::kCompacted:
+      return 410;
+    default:
+      return 500;
+  }
+}
+
+void reply_status(httplib::Response& res, const Status& status) {
+  std::string message = status.message();
+  if (status.code() == ErrorCode::kTimedOut) {
+    message += " (no quorum? the request may still take effect)";
+  }
+  reply_error(res, http_status_for(status), to_string(status.code()), message);
+}
+
+bool valid_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = 0;
+    std::uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= text.size()) {
+      return false;  // truncated sequence
+    }
+    for (std::size_t k = 1; k <= n; ++k) {
+      const auto d = static_cast<unsigned char>(text[i + k]);
+      if ((d & 0xC0) != 0x80) {
+        return false;
+      }
+      cp = (cp << 6) | (d & 0x3F);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    static constexpr std::uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    reply_error(res, 400, "InvalidArgument", "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
+}
+
+std::optional<std::string> string_field(const json& obj, const char* name, bool required,
+                                        httplib::Response& res, bool* failed) {
+  if (*failed) {
+    return std::nullopt;
+  }
+  const auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) {
+    if (required) {
+      reply_error(res, 400, "InvalidArgument", std::string("\"") + name + "\" is required");
+      *failed = true;
+    }
+    return std::nullopt;
+  }
+  if (!it->is_string()) {
+    reply_error(res, 400, "InvalidArgument", std::string("\"") + name + "\" must be a string");
+    *failed = true;
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+std::optional<std::uint64_t> number_field(const json& obj, const char* name, bool required,
+                                          httplib::Response& res, bool* failed) {
+  if (*failed) {
+    return std::nullopt;
+  }
+  const auto it = obj.find(name);
+  if (it == obj.end() || it->is_null()) {
+    if (required) {
+      reply_error(res, 400, "InvalidArgument", std::string("\"") + name + "\" is required");
+      *failed = true;
+    }
+    return std::nullopt;
+  }
+  if (!it->is_number_unsigned()) {
+    reply_error(res, 400, "InvalidArgument",
+                std::string("\"") + name + "\" must be a whole number >= 0");
+    *failed = true;
+    return std::nullopt;
+  }
+  return it->get<std::uint64_t>();
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host_port_text,
+                                                      Member& member, Service& service,
+                                                      HttpLimits limits) {
+  std::unique_ptr<HttpServer> h(new HttpServer());
+  httplib::Server& server = h->server_;
+  server.new_task_queue = [threads = limits.threads] { return new httplib::ThreadPool(threads); };
+  server.set_payload_max_length(limits.max_body_bytes);
+  server.set_read_timeout(std::chrono::seconds(10));
+  server.set_write_timeout(std::chrono::seconds(10));
+  server.set_keep_alive_timeout(30);
+  // Every error gets a JSON body: those the routes answer already have one; the rest (no
+  // route, body over the limit, ...) get one here.
+  server.set_error_handler(httplib::Server::HandlerWithResponse(
+      [max = limits.max_body_bytes](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        if (res.status == 404) {
+          reply_error(res, 404, "NotFound", "no route " + req.method + " " + req.path);
+        } else if (res.status == 413) {
+          reply_error(res, 413, "TooLarge",
+                      "the body is over the limit of " + std::to_string(max) + " bytes");
+        } else {
+          reply_error(res, res.status, "HttpError", "HTTP error " + std::to_string(res.status));
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown error";
+        try {
+          std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        reply_error(res, 500, "Internal", what);
+      });
+  common_routes(server, member);
+  service.routes(server, member);
+  const auto [host, port] = host_port(host_port_text);
+  if (!server.bind_to_port(host, port)) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "--http " + host_port_text + ": cannot listen there (in use or not local?)");
+  }
+  h->thread_ = std::thread([s = &h->server_] { s->listen_after_bind(); });
+  return h;
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+void HttpServer::stop() {
+  server_.stop();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+int run_serve(std::string_view program, const std::vector<std::string>& args,
+              const std::set<std::string>& extra_flags,
+              const std::function<std::unique_ptr<Service>(const ServeFlags&, std::string* error)>&
+                  make_service) {
+  auto flags = parse_serve_flags(args, extra_flags);
+  if (!flags.ok()) {
+    std::cerr << program << ": " << flags.status().message() << "\n" << serve_usage(program);
+    return 2;
+  }
+  std::string error;
+  std::unique_ptr<Service> service = make_service(*flags, &error);
+  if (!service) {
+    std::cerr << program << ": " << error << "\n";
+    return 2;
+  }
+  // Every thread started from here on inherits the mask, so only sigwait below sees the
+  // signals; a client that goes away mid-answer must not kill the process.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto member = Member::start(*flags, service->state_machine());
+  if (!member.ok()) {
+    std::cerr << program << ": " << member.status().message() << "\n";
+    return 1;
+  }
+  service->start(**member);
+  auto http = HttpServer::start(flags->http, **member, *service);
+  if (!http.ok()) {
+    std::cerr << program << ": " << http.status().message() << "\n";
+    service->stop();
+    (*member)->stop();
+    return 1;
+  }
+  std::fprintf(stderr, "%.*s: node %llu serving HTTP on %s, raft on %s, data in %s\n",
+               static_cast<int>(program.size()), program.data(),
+               static_cast<unsigned long long>(flags->id.value), flags->http.c_str(),
+               flags->peers.at(flags->id).c_str(), flags->data_dir.c_str());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "%.*s: signal %d, stopping\n", static_cast<int>(program.size()),
+               program.data(), sig);
+  (*http)->stop();
+  service->stop();
+  (*member)->stop();
+  if (Status f = (*member)->node().failure(); !f.ok()) {
+    std::cerr << program << ": the node had failed: " << f.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+json HttpReply::parsed() const {
+  json out = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  return out.is_discarded() ? json() : out;
+}
+
+ClusterClient::ClusterClient(std::vector<std::string> endpoints, std::chrono::milliseconds deadline)
+    : endpoints_(std::move(endpoints)), deadline_(deadline) {}
+
+Result<HttpReply> ClusterClient::call(const std::string& method, const std::string& path,
+                                      const std::string& body) {
+  const auto until = std::chrono::steady_clock::now() + deadline_;
+  std::string last_error = "no endpoint";
+  const std::string type = !body.empty() && body[0] == '{' ? "application/json" : "text/plain";
+  while (true) {
+    for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
+      const auto left = until - std::chrono::steady_clock::now();
+      if (left <= std::chrono::milliseconds(0)) {
+        return Status(ErrorCode::kTimedOut, last_error);
+      }
+      const std::string& endpoint = endpoints_[next_];
+      const auto [host, port] = host_port(endpoint);
+      httplib::Client cli(host, port);
+      cli.set_connection_timeout(std::chrono::seconds(1));
+      cli.set_read_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+      cli.set_write_timeout(std::chrono::seconds(5));
+      httplib::Result r = method == "GET"      ? cli.Get(path)
+                          : method == "DELETE" ? cli.Delete(path, body, type)
+                          : method == "PUT"    ? cli.Put(path, body, type)
+                                               : cli.Post(path, body, type);
+      if (r && r->status != 503) {
+        return HttpReply{r->status, r->body};
+      }
+      last_error = r ? endpoint + ": " +
+                           HttpReply{r->status, r->body}.parsed().value("error", std::string("503"))
+                     : endpoint + ": " + httplib::to_string(r.error());
+      next_ = (next_ + 1) % endpoints_.size();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+int print_reply(const Result<HttpReply>& reply) {
+  if (!reply.ok()) {
+    std::cerr << "error: " << reply.status().message() << "\n";
+    return 1;
+  }
+  const json j = reply->parsed();
+  if (j.is_null()) {
+    std::cout << reply->body;
+  } else {
+    std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  }
+  return reply->status / 100 == 2 ? 0 : 1;
+}
+
+Result<std::optional<std::string>> take_flag(std::vector<std::string>& args,
+                                             std::string_view name) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name) {
+      if (i + 1 >= args.size()) {
+        return Status(ErrorCode::kInvalidArgument, std::string(name) + " needs a value");
+      }
+      std::string value = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i),
+                 args.begin() + static_cast<std::ptrdiff_t>(i + 2));
+      return std::optional<std::string>(std::move(value));
+    }
+  }
+  return std::optional<std::string>();
+}
+
+Result<std::vector<std::string>> take_endpoints(std::vector<std::string>& args) {
+  auto flag = take_flag(args, "--endpoints");
+  if (!flag.ok()) {
+    return flag.status();
+  }
+  return parse_endpoints(flag->value_or("127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103"));
+}
+
+std::optional<int> run_common_client(const std::string& command,
+                                     const std::vector<std::string>& args, ClusterClient& client) {
+  auto usage = [](const char* text) {
+    std::cerr << "usage: " << text << "\n";
+    return 2;
+  };
+  if (command == "status") {
+    return print_reply(client.call("GET", "/status"));
+  }
+  if (command == "health") {
+    return print_reply(client.call("GET", "/health"));
+  }
+  if (command != "member") {
+    return std::nullopt;
+  }
+  const std::string sub = args.empty() ? "" : args[0];
+  if (sub == "list" && args.size() == 1) {
+    auto r = client.call("GET", "/status");
+    if (r.ok() && r->status == 200) {
+      json j = r->parsed();
+      std::cout << j.value("members", json()).dump(2) << "\n";
+      return 0;
+    }
+    return print_reply(r);
+  }
+  if (sub == "add" && (args.size() == 3 || (args.size() == 4 && args[3] == "--learner"))) {
+    auto id = parse_number(args[1], "ID", 1, UINT64_MAX);
+    if (!id.ok()) {
+      std::cerr << id.status().message() << "\n";
+      return 2;
+    }
+    json body = {{"id", *id}, {"address", args[2]}, {"learner", args.size() == 4}};
+    return print_reply(client.call("POST", "/members", body.dump()));
+  }
+  if (sub == "remove" && args.size() == 2) {
+    return print_reply(client.call("DELETE", "/members/" + args[1]));
+  }
+  if (sub == "promote" && args.size() == 2) {
+    return print_reply(client.call("POST", "/members/" + args[1] + "/promote", "{}"));
+  }
+  return usage(
+      "member list | member add ID RAFT_HOST:PORT [--learner] | member remove ID |"
+      " member promote ID");
+}
+
+}  // namespace skiff::examples
