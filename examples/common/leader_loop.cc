@@ -52,6 +52,11 @@ void Deadlines::erase(const std::string& key) {
   entries_.erase(key);
 }
 
+void Deadlines::clear() {
+  std::lock_guard lock(mu_);
+  entries_.clear();
+}
+
 void Deadlines::extend_all() {
   std::lock_guard lock(mu_);
   const auto now = std::chrono::steady_clock::now();

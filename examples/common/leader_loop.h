@@ -46,6 +46,8 @@ class Deadlines {
   /// The key expires `ttl` from now (unless touched again).
   void touch(const std::string& key, std::chrono::milliseconds ttl);
   void erase(const std::string& key);
+  /// Forgets every key (e.g. before the state is replaced by a snapshot).
+  void clear();
   /// Every key gets at least a full TTL from now.
   void extend_all();
   /// Keys whose deadline passed.

@@ -151,7 +151,8 @@ class ProcessCluster {
     return ClusterClient(endpoints(), deadline);
   }
 
-  /// The leader every running member agrees on, or 0 when they do not (yet).
+  /// The leader every running member agrees on, or 0 when they do not (yet) or it is not
+  /// running.
   int agreed_leader() const {
     int leader = -1;
     for (const auto& [id, pid] : pids_) {
@@ -168,7 +169,8 @@ class ProcessCluster {
       }
       leader = l;
     }
-    return leader > 0 ? leader : 0;
+    // Survivors name a killed leader until their election timeout: that is no leader.
+    return leader > 0 && running(leader) ? leader : 0;
   }
   /// Waits (bounded) until the running members agree on a leader; returns it or 0.
   int wait_leader(std::chrono::milliseconds limit = std::chrono::seconds(30)) const {
