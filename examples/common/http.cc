@@ -380,8 +380,10 @@ int run_serve(std::string_view program, const std::vector<std::string>& args,
   sigwait(&stop_signals, &sig);
   std::fprintf(stderr, "%.*s: signal %d, stopping\n", static_cast<int>(program.size()),
                program.data(), sig);
-  (*http)->stop();
+  // The service first: it ends long polls and leader work, so the HTTP server's threads
+  // finish their requests (the member still answers them) and the server can stop.
   service->stop();
+  (*http)->stop();
   (*member)->stop();
   if (Status f = (*member)->node().failure(); !f.ok()) {
     std::cerr << program << ": the node had failed: " << f.message() << "\n";

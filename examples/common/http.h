@@ -64,8 +64,9 @@ class Service {
   virtual StateMachine& state_machine() = 0;
   /// Adds the service's routes; `member` runs until stop() returns.
   virtual void routes(httplib::Server& server, Member& member) = 0;
-  /// Starts background work (after the member started) and stops it (before the member
-  /// stops). Defaults: none.
+  /// Starts background work (after the member started) and stops it (before the HTTP server
+  /// and the member stop: end long waits here, requests still in flight get their answers).
+  /// Defaults: none.
   virtual void start(Member& member) { (void)member; }
   virtual void stop() {}
 };

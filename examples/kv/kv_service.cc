@@ -1,6 +1,7 @@
 // skiff-kv's HTTP API and lease expiry (kv_service.h).
 #include "kv_service.h"
 
+#include <atomic>
 #include <future>
 #include <mutex>
 
@@ -44,7 +45,7 @@ class KvService final : public Service {
 
   void stop() override {
     loop_.stop();
-    store_.wake_all();
+    store_.close_watches();
   }
 
   void routes(httplib::Server& server, Member& member) override {
@@ -312,11 +313,20 @@ class KvService final : public Service {
     if (from == 0) {
       from = store_.revision() + 1;  // from now on
     }
+    // Each long poll holds one of the server's threads: leave some for everything else.
+    if (watches_.fetch_add(1) >= kMaxWatches) {
+      watches_.fetch_sub(1);
+      reply_error(res, 503, "TooManyWatches",
+                  "this member serves " + std::to_string(kMaxWatches) +
+                      " watches at once; retry, or watch through another member");
+      return;
+    }
     std::vector<Event> events;
     std::uint64_t next = 0;
     std::uint64_t compacted = 0;
     Status s = store_.watch(req.get_param_value("prefix"), from, limit,
                             std::chrono::milliseconds(timeout_ms), &events, &next, &compacted);
+    watches_.fetch_sub(1);
     if (!s.ok()) {
       reply_json(res,
                  {{"error", s.message()}, {"code", "Compacted"}, {"compact_revision", compacted}},
@@ -364,6 +374,8 @@ class KvService final : public Service {
   Node* node_ = nullptr;
   std::mutex mu_;
   std::set<std::uint64_t> expiring_;
+  static constexpr int kMaxWatches = 48;  // of the server's 64 threads (HttpLimits)
+  std::atomic<int> watches_{0};
 };
 
 }  // namespace

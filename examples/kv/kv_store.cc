@@ -121,9 +121,7 @@ Bytes KvStore::apply(Index index, std::string_view command) {
       }
     }
   }
-  generation_.fetch_add(1);
-  { std::lock_guard lock(watch_mu_); }
-  changed_.notify_all();
+  notify_watchers();
   return Bytes(result.dump());
 }
 
@@ -251,12 +249,22 @@ void KvStore::drop_lease_locked(std::uint64_t id) {
   }
 }
 
+namespace {
+
+std::size_t event_bytes(const Event& e) {
+  return e.key.size() + e.kv.value.size();
+}
+
+}  // namespace
+
 void KvStore::record_locked(Event e) {
+  history_bytes_ += event_bytes(e);
   history_.push_back(std::move(e));
-  while (history_.size() > limits_.max_history) {
+  while (history_.size() > limits_.max_history || history_bytes_ > limits_.max_history_bytes) {
     // Drop whole revisions only, so a watch never sees half of one.
     const std::uint64_t rev = history_.front().revision;
     while (!history_.empty() && history_.front().revision == rev) {
+      history_bytes_ -= event_bytes(history_.front());
       history_.pop_front();
     }
     compacted_ = rev;
@@ -322,17 +330,21 @@ Status KvStore::watch(const std::string& prefix, std::uint64_t from, std::size_t
       // Revisions in the history are ascending: skip to `from`, then collect whole revisions.
       auto it = std::lower_bound(history_.begin(), history_.end(), from,
                                  [](const Event& e, std::uint64_t r) { return e.revision < r; });
+      std::size_t bytes = 0;
       for (; it != history_.end(); ++it) {
-        if (events->size() >= max && it->revision != events->back().revision) {
+        // Full: stop at a revision boundary (a page never ends inside a revision).
+        if (!events->empty() && (events->size() >= max || bytes >= limits_.max_watch_bytes) &&
+            it->revision != events->back().revision) {
           *next = it->revision;
           break;
         }
         if (it->key.compare(0, prefix.size(), prefix) == 0) {
+          bytes += event_bytes(*it);
           events->push_back(*it);
         }
       }
     }
-    if (!events->empty() || std::chrono::steady_clock::now() >= until) {
+    if (!events->empty() || closed_ || std::chrono::steady_clock::now() >= until) {
       return Status();
     }
     std::unique_lock lock(watch_mu_);
@@ -340,10 +352,18 @@ Status KvStore::watch(const std::string& prefix, std::uint64_t from, std::size_t
   }
 }
 
-void KvStore::wake_all() {
+void KvStore::notify_watchers() {
   generation_.fetch_add(1);
-  { std::lock_guard lock(watch_mu_); }
+  {
+    // A watcher between its check and its wait holds watch_mu_: it cannot miss this.
+    std::lock_guard lock(watch_mu_);
+  }
   changed_.notify_all();
+}
+
+void KvStore::close_watches() {
+  closed_ = true;
+  notify_watchers();
 }
 
 json KvStore::to_json() const {
@@ -390,10 +410,12 @@ void KvStore::from_json_locked(const json& j) {
     }
     data_[key] = std::move(kv);
   }
+  history_bytes_ = 0;
   for (const auto& e : j.at("history")) {
     const json& kvj = e.at("kv");
     history_.push_back(Event{e.at("revision").get<std::uint64_t>(), e.at("deleted").get<bool>(),
                              kvj.at("key").get<std::string>(), kv_from(kvj)});
+    history_bytes_ += event_bytes(history_.back());
   }
   for (const auto& [id, c] : j.at("clients").items()) {
     clients_[id] =
@@ -437,7 +459,7 @@ Status KvStore::restore(SnapshotReader& in) {
       }
     }
   }
-  wake_all();
+  notify_watchers();
   return Status();
 }
 

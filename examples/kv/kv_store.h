@@ -59,8 +59,10 @@ json kv_to_json(const std::string& key, const KeyValue& kv);
 
 /// Limits of the store (the same on every member: they shape the replicated state).
 struct KvLimits {
-  std::size_t max_history = 10000;  ///< events kept for watches
-  std::size_t max_clients = 10000;  ///< clients remembered for deduplication
+  std::size_t max_history = 10000;           ///< events kept for watches
+  std::size_t max_history_bytes = 64 << 20;  ///< and their keys' and values' bytes at most
+  std::size_t max_watch_bytes = 4 << 20;     ///< keys' and values' bytes per watch answer
+  std::size_t max_clients = 10000;           ///< clients remembered for deduplication
 };
 
 /// Lease lifecycle hooks for the member's local expiry clock (called from apply and restore,
@@ -110,8 +112,8 @@ class KvStore final : public StateMachine {
   Status watch(const std::string& prefix, std::uint64_t from, std::size_t max,
                std::chrono::milliseconds wait, std::vector<Event>* events, std::uint64_t* next,
                std::uint64_t* compacted) const;
-  /// Wakes watchers (e.g. at shutdown).
-  void wake_all();
+  /// Wakes every watcher and makes watches answer at once from now on (at shutdown).
+  void close_watches();
 
   /// The whole state as JSON (for snapshots and tests).
   json to_json() const;
@@ -122,6 +124,7 @@ class KvStore final : public StateMachine {
   void delete_locked(const std::string& key, std::uint64_t revision);
   void drop_lease_locked(std::uint64_t id);
   void record_locked(Event e);
+  void notify_watchers();
   void from_json_locked(const json& j);
 
   const KvLimits limits_;
@@ -142,7 +145,9 @@ class KvStore final : public StateMachine {
   };
   std::map<std::string, Client> clients_;
   std::uint64_t applied_ = 0;
-  std::atomic<std::uint64_t> generation_{0};  ///< bumped on every change and wake_all()
+  std::atomic<std::uint64_t> generation_{0};  ///< bumped on every change and at close
+  std::atomic<bool> closed_{false};
+  std::size_t history_bytes_ = 0;
 };
 
 }  // namespace skiff::examples::kv

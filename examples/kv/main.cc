@@ -153,7 +153,19 @@ int client_main(std::vector<std::string> args) {
     if (serializable) {
       path += "&consistency=serializable";
     }
-    return print_reply(client.call("GET", path));
+    auto r = client.call("GET", path);
+    if (!r.ok() || r->status != 200) {
+      return print_reply(r);
+    }
+    // One line per key: easier to read than the JSON (curl shows that).
+    const json j = r->parsed();
+    for (const json& kv : j.value("kvs", json::array())) {
+      std::cout << kv.value("key", "") << " = " << kv.value("value", "") << "  (mod_revision "
+                << kv.value("mod_revision", 0) << ")\n";
+    }
+    std::cout << "revision " << j.value("revision", 0) << (j.value("more", false) ? ", more" : "")
+              << "\n";
+    return 0;
   }
   if (cmd == "cas" && ((n == 3 && !absent) || (n == 2 && absent))) {
     json body = {{"key", rest[0]}, {"value", rest[n - 1]}};

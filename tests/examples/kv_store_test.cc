@@ -214,6 +214,38 @@ TEST(KvStore, WatchFromACompactedRevisionIsRefused) {
   EXPECT_EQ(events.size(), 3u);
 }
 
+TEST(KvStore, HistoryAndWatchPagesAreBoundedInBytes) {
+  KvLimits limits;
+  limits.max_history_bytes = 20;  // key "kN" + value "vvvv": 6 bytes per event
+  limits.max_watch_bytes = 12;
+  KvStore s(limits);
+  Applier apply(s);
+  for (int i = 0; i < 5; ++i) {
+    apply(KvStore::put_command("k" + std::to_string(i), "vvvv", 0));
+  }
+  std::vector<Event> events;
+  std::uint64_t next = 0;
+  std::uint64_t compacted = 0;
+  EXPECT_EQ(s.watch("", 2, 100, std::chrono::milliseconds(0), &events, &next, &compacted).code(),
+            ErrorCode::kCompacted);
+  EXPECT_EQ(compacted, 3u) << "3 events of 6 bytes fit in 20";
+  ASSERT_TRUE(s.watch("", 3, 100, std::chrono::milliseconds(0), &events, &next, &compacted).ok());
+  EXPECT_EQ(events.size(), 2u) << "a page stops once it holds 12 bytes";
+  EXPECT_EQ(next, 5u);
+}
+
+TEST(KvStore, ClosedWatchesAnswerAtOnce) {
+  KvStore s;
+  s.close_watches();
+  std::vector<Event> events;
+  std::uint64_t next = 0;
+  std::uint64_t compacted = 0;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(s.watch("", 1, 10, std::chrono::seconds(30), &events, &next, &compacted).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(events.empty());
+}
+
 TEST(KvStore, ASnapshotRestoresTheWholeStore) {
   KvStore s;
   Applier apply(s);
