@@ -248,5 +248,19 @@ TEST(KvE2e, TheCliTriesEndpointsInTurn) {
   EXPECT_EQ(c.stop(leader), 0) << "SIGTERM stops a member gracefully\n" << c.log(leader);
 }
 
+TEST(KvE2e, SigtermEndsLongPollsAndStopsTheMemberCleanly) {
+  ProcessCluster c = make_cluster();
+  c.start_all();
+  const int leader = c.wait_leader();
+  ASSERT_NE(leader, 0) << c.logs();
+  std::thread watcher(
+      [&] { c.call(leader, "GET", "/v1/watch?timeout_ms=60000", "", seconds(70)); });
+  std::this_thread::sleep_for(milliseconds(300));  // the long poll is waiting
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(c.stop(leader), 0) << c.log(leader);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10));
+  watcher.join();
+}
+
 }  // namespace
 }  // namespace skiff::examples::testing
