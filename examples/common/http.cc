@@ -179,7 +179,11 @@ void reply_status(httplib::Response& res, const Status& status) {
   if (status.code() == ErrorCode::kTimedOut) {
     message += " (no quorum? the request may still take effect)";
   }
-  reply_error(res, http_status_for(status), to_string(status.code()), message);
+  json body = {{"error", message}, {"code", std::string(to_string(status.code()))}};
+  if (status.code() == ErrorCode::kNotLeader && status.leader_hint() != kNoNode) {
+    body["leader"] = status.leader_hint().value;  // membership changes go there
+  }
+  reply_json(res, body, http_status_for(status));
 }
 
 bool valid_utf8(std::string_view text) {

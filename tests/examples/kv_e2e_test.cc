@@ -248,6 +248,37 @@ TEST(KvE2e, TheCliTriesEndpointsInTurn) {
   EXPECT_EQ(c.stop(leader), 0) << "SIGTERM stops a member gracefully\n" << c.log(leader);
 }
 
+TEST(KvE2e, AMemberJoinsThroughPostMembersAndLeavesThroughDelete) {
+  ProcessCluster c(SKIFF_KV_BINARY, 4, {"--request-timeout-ms", "2000"});
+  for (int id = 1; id <= 3; ++id) {
+    c.start(id, {"--peers", c.peers({1, 2, 3})});  // the founders
+  }
+  const int leader = c.wait_leader();  // before member 4 runs: it knows no leader yet
+  ASSERT_NE(leader, 0) << c.logs();
+  ASSERT_EQ(c.call(1, "PUT", "/v1/kv/before", "1").status, 200);
+  c.start(4, {"--join"});  // waits, with no membership, to be added
+  // Membership changes are the leader's: a follower answers 503 naming it, and a client
+  // trying the members in turn gets there.
+  const std::string add = json{{"id", 4}, {"address", c.raft(4)}}.dump();
+  HttpReply refused = c.call(follower_of(leader), "POST", "/members", add);
+  EXPECT_EQ(refused.status, 503) << refused.body;
+  EXPECT_EQ(refused.parsed()["leader"], leader) << refused.body;
+  auto added = ClusterClient({c.http(1), c.http(2), c.http(3)}).call("POST", "/members", add);
+  ASSERT_TRUE(added.ok() && added->status == 200)
+      << (added.ok() ? added->body : added.status().message()) << c.logs();
+  EXPECT_EQ(added->parsed()["members"]["voters"], json::array({1, 2, 3, 4}));
+  ASSERT_EQ(c.call(3, "PUT", "/v1/kv/after", "2").status, 200);
+  ASSERT_TRUE(wait_until([&] {
+    return c.call(4, "GET", "/v1/kv/after?consistency=serializable").status == 200 &&
+           c.call(4, "GET", "/v1/kv/before?consistency=serializable").status == 200;
+  })) << c.logs();
+  HttpReply removed = c.call(c.wait_leader(), "DELETE", "/members/4", "", seconds(20));
+  ASSERT_EQ(removed.status, 200) << removed.body;
+  EXPECT_EQ(removed.parsed()["members"]["voters"], json::array({1, 2, 3}));
+  c.kill(4);
+  EXPECT_EQ(c.call(1, "PUT", "/v1/kv/without-4", "3").status, 200);
+}
+
 TEST(KvE2e, SigtermEndsLongPollsAndStopsTheMemberCleanly) {
   ProcessCluster c = make_cluster();
   c.start_all();

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -81,11 +82,13 @@ class ProcessCluster {
   ProcessCluster(const ProcessCluster&) = delete;
   ProcessCluster& operator=(const ProcessCluster&) = delete;
 
-  /// The --peers value.
-  std::string peers() const {
+  /// The --peers value: every member, or those of `ids`.
+  std::string peers(const std::vector<int>& ids = {}) const {
     std::string out;
     for (const auto& [id, address] : raft_) {
-      out += (out.empty() ? "" : ",") + std::to_string(id) + "=" + address;
+      if (ids.empty() || std::find(ids.begin(), ids.end(), id) != ids.end()) {
+        out += (out.empty() ? "" : ",") + std::to_string(id) + "=" + address;
+      }
     }
     return out;
   }
@@ -109,7 +112,8 @@ class ProcessCluster {
     return out;
   }
 
-  /// Starts member `id` (again): `serve` with its flags, output appended to its log.
+  /// Starts member `id` (again): `serve` with its flags, output appended to its log. Flags in
+  /// `more` come last (a repeated flag replaces the earlier one, e.g. --peers).
   void start(int id, std::vector<std::string> more = {}) {
     std::vector<std::string> args = {binary_,      "serve",      "--id",        std::to_string(id),
                                      "--peers",    peers(),      "--http",      http_.at(id),
