@@ -17,17 +17,15 @@ using skiff::examples::json;
 constexpr const char* kProgram = "skiff-jobs";
 
 int usage() {
-  std::cerr << "usage:\n"
-            << skiff::examples::serve_usage(kProgram) << "      [--workers 2]\n"
-            << "  " << kProgram
-            << " submit [--endpoints LIST] [--key KEY] [--timeout-ms N] [--wait] -- CMD [ARG...]\n"
-            << "  " << kProgram << " list [--endpoints LIST] [--state STATE]\n"
-            << "  " << kProgram << " show ID [--endpoints LIST]\n"
-            << "  " << kProgram << " wait ID [--endpoints LIST] [--timeout-s 60]\n"
-            << "  " << kProgram
-            << " status | health | member ... [--endpoints LIST]\n"
-               "LIST: host:port,... of the members' HTTP (default "
-               "127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103)\n";
+  std::cerr << skiff::examples::serve_usage(kProgram) << "       [--workers 2]\n"
+            << "       " << kProgram
+            << " submit [--key KEY] [--timeout-ms N] [--wait] -- CMD [ARG...]\n"
+            << "       " << kProgram << " list [--state pending|running|succeeded|failed]\n"
+            << "       " << kProgram << " show ID\n"
+            << "       " << kProgram << " wait ID [--timeout-s 60]\n"
+            << "       " << kProgram << " status | health | member ...\n"
+            << "Clients take --endpoints HOST:PORT,... (the members' HTTP; default "
+               "127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103) and try them in turn.\n";
   return 2;
 }
 
@@ -72,15 +70,13 @@ bool take_switch(std::vector<std::string>& args, const std::string& name) {
   return false;
 }
 
-int client_main(const std::string& command, std::vector<std::string> args) {
+// A client subcommand; `args` has everything but the program name, flags anywhere.
+int client_main(std::vector<std::string> args) {
   // `submit`'s command comes after "--" and keeps its own flags.
   std::vector<std::string> job;
-  if (command == "submit") {
-    auto dashes = std::find(args.begin(), args.end(), "--");
-    if (dashes == args.end()) {
-      std::cerr << "submit: the command goes after --, e.g. submit -- sh -c 'echo hi'\n";
-      return 2;
-    }
+  const auto dashes = std::find(args.begin(), args.end(), "--");
+  const bool has_job = dashes != args.end();
+  if (has_job) {
     job.assign(dashes + 1, args.end());
     args.erase(dashes, args.end());
   }
@@ -96,7 +92,16 @@ int client_main(const std::string& command, std::vector<std::string> args) {
       return 2;
     }
   }
-  const bool wait = command == "submit" && take_switch(args, "--wait");
+  const bool wait = take_switch(args, "--wait");
+  if (args.empty()) {
+    return usage();
+  }
+  const std::string command = args[0];
+  args.erase(args.begin());
+  if (command == "submit" && !has_job) {
+    std::cerr << "submit: the command goes after --, e.g. submit -- sh -c 'echo hi'\n";
+    return 2;
+  }
   ClusterClient client(*endpoints);
   if (auto rc = skiff::examples::run_common_client(command, args, client)) {
     return *rc;
@@ -150,11 +155,10 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     return usage();
   }
-  const std::string command = args[0];
-  args.erase(args.begin());
-  if (command == "serve") {
+  if (args[0] == "serve") {
+    args.erase(args.begin());
     return skiff::examples::run_serve(kProgram, args, skiff::examples::jobs::kServeFlags,
                                       skiff::examples::jobs::JobsService::make);
   }
-  return client_main(command, std::move(args));
+  return client_main(std::move(args));
 }
