@@ -167,22 +167,27 @@ Outcome JobsState::apply_locked(const json& cmd) {
   if (op == "submit") {
     return submit(cmd);
   }
-  if (op == "start") {
-    return start(cmd);
-  }
-  if (op == "finish") {
-    return finish(cmd);
+  // lead, start and finish carry the term of the leader that proposed them: refused when a
+  // newer term was seen.
+  const auto term = cmd.at("term").get<std::uint64_t>();
+  if (term < max_term_) {
+    return refused("term " + std::to_string(term) + " is older than " + std::to_string(max_term_));
   }
   if (op == "lead") {
-    const auto term = cmd.at("term").get<std::uint64_t>();
-    if (term < max_term_) {
-      return refused("term " + std::to_string(term) + " is older than " +
-                     std::to_string(max_term_));
-    }
     max_term_ = term;
     return Outcome{true, 0, false, ""};
   }
-  return refused("unknown op " + op);
+  if (op != "start" && op != "finish") {
+    return refused("unknown op " + op);
+  }
+  const auto id = cmd.at("id").get<std::uint64_t>();
+  const auto time_ms = cmd.at("time_ms").get<std::uint64_t>();
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) {
+    return refused("no job " + std::to_string(id));
+  }
+  return op == "start" ? start(it->second, term, time_ms, cmd)
+                       : finish(it->second, term, time_ms, cmd);
 }
 
 Outcome JobsState::submit(const json& cmd) {
@@ -212,22 +217,11 @@ Outcome JobsState::submit(const json& cmd) {
   return Outcome{true, id, true, ""};
 }
 
-Outcome JobsState::start(const json& cmd) {
-  const auto id = cmd.at("id").get<std::uint64_t>();
+Outcome JobsState::start(Job& job, std::uint64_t term, std::uint64_t time_ms, const json& cmd) {
   const auto node = cmd.at("node").get<std::uint64_t>();
-  const auto term = cmd.at("term").get<std::uint64_t>();
-  const auto time_ms = cmd.at("time_ms").get<std::uint64_t>();
-  if (term < max_term_) {
-    return refused("term " + std::to_string(term) + " is older than " + std::to_string(max_term_));
-  }
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) {
-    return refused("no job " + std::to_string(id));
-  }
-  Job& job = it->second;
   const bool takeover = job.state == JobState::kRunning && job.term < term;
   if (job.state != JobState::kPending && !takeover) {
-    return refused("job " + std::to_string(id) + " is " + std::string(to_string(job.state)) +
+    return refused("job " + std::to_string(job.id) + " is " + std::string(to_string(job.state)) +
                    (job.state == JobState::kRunning ? " in term " + std::to_string(job.term) : ""));
   }
   max_term_ = term;
@@ -239,23 +233,13 @@ Outcome JobsState::start(const json& cmd) {
   return Outcome{true, 0, false, takeover ? "takeover" : ""};
 }
 
-Outcome JobsState::finish(const json& cmd) {
-  const auto id = cmd.at("id").get<std::uint64_t>();
-  const auto term = cmd.at("term").get<std::uint64_t>();
+Outcome JobsState::finish(Job& job, std::uint64_t term, std::uint64_t time_ms, const json& cmd) {
   const auto exit_code = cmd.at("exit_code").get<std::int64_t>();
   auto output = cmd.at("output").get<std::string>();
   auto reason = cmd.at("reason").get<std::string>();
-  const auto time_ms = cmd.at("time_ms").get<std::uint64_t>();
-  if (term < max_term_) {
-    return refused("term " + std::to_string(term) + " is older than " + std::to_string(max_term_));
-  }
-  auto it = jobs_.find(id);
-  if (it == jobs_.end()) {
-    return refused("no job " + std::to_string(id));
-  }
-  Job& job = it->second;
   if (job.state != JobState::kRunning || job.term != term) {
-    return refused("job " + std::to_string(id) + " is not running in term " + std::to_string(term));
+    return refused("job " + std::to_string(job.id) + " is not running in term " +
+                   std::to_string(term));
   }
   job.state = exit_code == 0 && reason.empty() ? JobState::kSucceeded : JobState::kFailed;
   job.exit_code = exit_code;

@@ -100,8 +100,9 @@ class JobsState final : public StateMachine {
  private:
   Outcome apply_locked(const json& cmd);
   Outcome submit(const json& cmd);
-  Outcome start(const json& cmd);
-  Outcome finish(const json& cmd);
+  /// A start or finish of `term` (not older than max_term) for `job`, with the rest of `cmd`.
+  Outcome start(Job& job, std::uint64_t term, std::uint64_t time_ms, const json& cmd);
+  Outcome finish(Job& job, std::uint64_t term, std::uint64_t time_ms, const json& cmd);
 
   mutable std::mutex mu_;
   std::uint64_t next_id_ = 1;

@@ -76,16 +76,26 @@ std::uint64_t submit(const ProcessCluster& c, int via, const json& body, int wan
   return r.parsed().value("id", std::uint64_t{0});
 }
 
-TEST(JobsE2E, JobsRunOnTheLeaderOnlyAndRecordTheirOutcome) {
-  ProcessCluster c(SKIFF_JOBS_BINARY, 3, kFlags);
-  skiff::test::TempDir dir("skiff-jobs-e2e");
-  c.start_all();
-  const int leader = c.wait_leader();
-  ASSERT_NE(leader, 0) << c.logs();
-  const int follower = leader % 3 + 1;
-  const int other = follower % 3 + 1;
-  const std::string runs = dir.path() + "/runs";
+// Three members started, a leader agreed on, and a directory for the jobs' files.
+class JobsE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    c.start_all();
+    leader = c.wait_leader();
+    ASSERT_NE(leader, 0) << c.logs();
+    follower = leader % 3 + 1;
+    other = follower % 3 + 1;
+  }
 
+  ProcessCluster c{SKIFF_JOBS_BINARY, 3, kFlags};
+  skiff::test::TempDir dir{"skiff-jobs-e2e"};
+  const std::string runs = dir.path() + "/runs";  ///< the recording jobs' file
+  int leader = 0;
+  int follower = 0;  ///< and `other`: the two members that are not the leader
+  int other = 0;
+};
+
+TEST_F(JobsE2E, JobsRunOnTheLeaderOnlyAndRecordTheirOutcome) {
   const std::uint64_t ok = submit(c, follower, recording_job(runs, "echo hello", "first"));
   ASSERT_NE(ok, 0u);
   const std::uint64_t bad =
@@ -131,12 +141,7 @@ TEST(JobsE2E, JobsRunOnTheLeaderOnlyAndRecordTheirOutcome) {
   EXPECT_EQ(lines(runs).size(), 1u);
 }
 
-TEST(JobsE2E, BadRequestsGetJsonErrors) {
-  ProcessCluster c(SKIFF_JOBS_BINARY, 3, kFlags);
-  c.start_all();
-  const int leader = c.wait_leader();
-  ASSERT_NE(leader, 0) << c.logs();
-  const int follower = leader % 3 + 1;
+TEST_F(JobsE2E, BadRequestsGetJsonErrors) {
   const std::string huge = R"({"command": [")" + std::string((2 << 20) + 16, 'a') + R"("]})";
   const std::vector<std::tuple<std::string, std::string, std::string, int>> cases = {
       {"POST", "/v1/jobs", "{not json", 400},
@@ -163,14 +168,8 @@ TEST(JobsE2E, BadRequestsGetJsonErrors) {
   EXPECT_EQ(list.parsed()["jobs"].size(), 0u) << "nothing bad was submitted";
 }
 
-TEST(JobsE2E, ANewLeaderTakesOverTheJobOfAKilledLeader) {
-  ProcessCluster c(SKIFF_JOBS_BINARY, 3, kFlags);
-  skiff::test::TempDir dir("skiff-jobs-e2e");
-  c.start_all();
-  const int old_leader = c.wait_leader();
-  ASSERT_NE(old_leader, 0) << c.logs();
-  const int follower = old_leader % 3 + 1;
-  const std::string runs = dir.path() + "/runs";
+TEST_F(JobsE2E, ANewLeaderTakesOverTheJobOfAKilledLeader) {
+  const int old_leader = leader;
 
   const std::uint64_t id = submit(c, follower, recording_job(runs, "sleep 2; echo done", "slow"));
   ASSERT_TRUE(wait_until([&] { return lines(runs).size() == 1; }, seconds(10))) << c.logs();
@@ -213,19 +212,12 @@ TEST(JobsE2E, ANewLeaderTakesOverTheJobOfAKilledLeader) {
   EXPECT_GE(term_of(c, old_leader), done["term"].get<std::uint64_t>());
 }
 
-TEST(JobsE2E, WithoutAQuorumTheApiAnswers503InTime) {
-  ProcessCluster c(SKIFF_JOBS_BINARY, 3, kFlags);
-  c.start_all();
-  const int leader = c.wait_leader();
-  ASSERT_NE(leader, 0) << c.logs();
+TEST_F(JobsE2E, WithoutAQuorumTheApiAnswers503InTime) {
   const std::uint64_t id = submit(c, leader, {{"command", json::array({"true"})}});
   ASSERT_EQ(wait_finished(c, leader, id).value("state", ""), "succeeded");
   // The leader is left alone, not knowing yet that it lost its quorum.
-  for (int other = 1; other <= 3; ++other) {
-    if (other != leader) {
-      c.kill(other);
-    }
-  }
+  c.kill(follower);
+  c.kill(other);
   const std::vector<std::pair<std::string, std::string>> calls = {
       {"POST", R"({"command": ["true"]})"}, {"GET", ""}, {"GET", "/1"}};
   for (const auto& [method, tail] : calls) {
