@@ -184,7 +184,7 @@ void LockService::propose_and_answer(Node& node, std::string command, httplib::R
 
 void LockService::routes(httplib::Server& server, Member& member) {
   Node& node = member.node();
-  server.Post(R"(/v1/lock/([^/]+)/(acquire|keepalive|release))",
+  server.Post(R"(/v1/lock/(.+)/(acquire|keepalive|release))",
               [this, &node](const httplib::Request& req, httplib::Response& res) {
                 auto w = write_request(req, res, "the lock name");
                 if (!w) {
@@ -207,7 +207,7 @@ void LockService::routes(httplib::Server& server, Member& member) {
                                        : command::release(w->name, *owner, rid.value_or("")),
                                    res);
               });
-  server.Post(R"(/v1/resource/([^/]+))",
+  server.Post(R"(/v1/resource/(.+))",
               [this, &node](const httplib::Request& req, httplib::Response& res) {
                 auto w = write_request(req, res, "the resource name");
                 if (!w) {
@@ -227,7 +227,7 @@ void LockService::routes(httplib::Server& server, Member& member) {
                 }
                 propose_and_answer(node, command::write(w->name, *token, data), res);
               });
-  server.Get(R"(/v1/(lock|resource)/([^/]+))",
+  server.Get(R"(/v1/(lock|resource)/(.+))",
              [this, &node](const httplib::Request& req, httplib::Response& res) {
                const bool lock = req.matches[1].str() == "lock";
                const std::string name = req.matches[2].str();

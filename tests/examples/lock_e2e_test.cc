@@ -21,8 +21,11 @@ namespace {
 using namespace std::chrono_literals;
 
 // --request-timeout-ms 1500: a write or read without quorum is answered 503 quickly.
+// --snapshot-entries 4: members snapshot often, so a restart restores the lock state from a
+// snapshot (then replays the log after it).
 std::vector<std::string> serve_flags() {
-  return {"--tick-ms", "10", "--election-ticks", "10", "--request-timeout-ms", "1500"};
+  return {"--tick-ms",          "10", "--election-ticks", "10", "--request-timeout-ms", "1500",
+          "--snapshot-entries", "4"};
 }
 
 std::string owner_body(const std::string& owner, int ttl = 30, int wait = 0) {
@@ -153,6 +156,9 @@ TEST_F(LockCluster, LeaderKilledWhileHeldTokensStillGrowAndTheMemberCatchesUp) {
   const HttpReply a = acquire(follower_, "db", "a", 60);
   ASSERT_EQ(a.status, 200) << a.body;
   const std::uint64_t t1 = token_of(a);
+  for (int i = 0; i < 8; ++i) {  // entries enough for snapshots (--snapshot-entries 4)
+    ASSERT_EQ(cluster_.call(leader_, "POST", "/v1/lock/db/keepalive", owner_body("a")).status, 200);
+  }
   const int killed = leader_;
   cluster_.kill(killed);
   const int leader = cluster_.wait_leader();
@@ -252,6 +258,10 @@ TEST_F(LockCluster, BadInputIsAnswered4xxJson) {
         << k.method << " " << k.path.substr(0, 60) << ": " << r.body.substr(0, 200);
   }
   EXPECT_EQ(lock_state(follower_, "db")["owner"], "a");  // none of it changed the lock
+  // Names may hold slashes, spaces and any UTF-8, raw or percent-encoded.
+  ASSERT_EQ(acquire(follower_, "team%2Fa%20b%C3%A9", "z").status, 200);
+  EXPECT_EQ(lock_state(leader_, "team/a%20b\xC3\xA9")["owner"], "z");
+  EXPECT_EQ(lock_state(leader_, "team/a%20b\xC3\xA9")["name"], "team/a b\xC3\xA9");
 }
 
 }  // namespace
