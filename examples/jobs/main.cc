@@ -46,7 +46,8 @@ int wait_job(ClusterClient& client, const std::string& id, std::chrono::seconds 
     if (!r.ok() || r->status != 200) {
       return skiff::examples::print_reply(r);
     }
-    const std::string state = r->parsed().value("state", std::string());
+    const json job = r->parsed();
+    const std::string state = job.is_object() ? job.value("state", std::string()) : "";
     if (state == "succeeded" || state == "failed" || std::chrono::steady_clock::now() > until) {
       skiff::examples::print_reply(r);
       if (state != "succeeded" && state != "failed") {
@@ -133,7 +134,9 @@ int client_main(std::vector<std::string> args) {
     if (!wait || !r.ok() || r->status / 100 != 2) {
       return skiff::examples::print_reply(r);
     }
-    return wait_job(client, std::to_string(r->parsed().value("id", 0ull)), wait_limit);
+    const json created = r->parsed();
+    return wait_job(client, std::to_string(created.is_object() ? created.value("id", 0ull) : 0ull),
+                    wait_limit);
   }
   if (command == "list" && args.empty()) {
     return skiff::examples::print_reply(

@@ -85,7 +85,11 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   ::dup2(devnull, 0);
   ::dup2(out, 1);
   ::dup2(out, 2);
-  ::close_range(3, ~0U, 0);
+  if (::close_range(3, ~0U, 0) != 0) {
+    for (int fd = 3; fd < 4096; ++fd) {
+      ::close(fd);  // a kernel without close_range: the usual range
+    }
+  }
   ::execve(path, argv, envp);
   static const char kMessage[] = "skiff-jobs: exec failed\n";
   [[maybe_unused]] auto n = ::write(2, kMessage, sizeof kMessage - 1);

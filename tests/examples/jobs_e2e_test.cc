@@ -21,8 +21,11 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // Elections in 0.5 to 1 s: calm on a loaded machine, quick enough to fail over in a test.
+// A snapshot every few entries, so members save and restore the jobs' state (a restarted
+// member starts from its snapshot).
 const std::vector<std::string> kFlags = {
-    "--tick-ms", "20", "--election-ticks", "25", "--request-timeout-ms", "1500", "--workers", "2"};
+    "--tick-ms", "20", "--election-ticks",   "25", "--request-timeout-ms", "1500",
+    "--workers", "2",  "--snapshot-entries", "4"};
 
 // The job's command: appends "NODE TERM KEY" to `file`, then runs `then`.
 json recording_job(const std::string& file, const std::string& then, const std::string& key) {
