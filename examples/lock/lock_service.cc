@@ -14,6 +14,8 @@ constexpr std::uint64_t kDefaultTtlSeconds = 10;
 constexpr std::size_t kMaxDataBytes = 1 << 20;
 // How often the leader looks for run-out leases: expiry comes at most this late.
 constexpr milliseconds kExpiryPeriod{100};
+// How long a stopping member waits for a queued request's cancel.
+constexpr milliseconds kStopCancelLimit{1000};
 
 // A name from the path or the body: valid UTF-8, 1..kMaxNameBytes bytes, no control
 // characters; answers 400 otherwise.
@@ -76,10 +78,11 @@ void answer(httplib::Response& res, json result) {
 
 }  // namespace
 
-Result<json> LockService::propose(Node& node, std::string command) {
+Result<json> LockService::propose(Node& node, std::string command,
+                                  std::optional<milliseconds> limit) {
   auto f = node.propose(Bytes(std::move(command)));
   // The node completes every proposal by its request timeout; the margin only guards that.
-  if (f.wait_for(request_timeout_ + seconds(5)) != std::future_status::ready) {
+  if (f.wait_for(limit.value_or(request_timeout_ + seconds(5))) != std::future_status::ready) {
     return Status(ErrorCode::kTimedOut, "the write had no outcome in time");
   }
   Result<Bytes> r = f.get();
@@ -149,8 +152,10 @@ void LockService::acquire(Node& node, const std::string& name, const json& body,
     reply_json(res, {{"name", name}, {"owner", *owner}, {"token", *token}, {"count", 1}});
     return;
   }
-  // Waited long enough: leave the line, unless the grant won the race.
-  auto c = propose(node, command::cancel(name, *owner, r->value("seq", std::uint64_t{0})));
+  // Waited long enough: leave the line, unless the grant won the race. A stopping member
+  // tries briefly (its peers may be stopping too); else the leader drops the waiter later.
+  auto c = propose(node, command::cancel(name, *owner, r->value("seq", std::uint64_t{0})),
+                   machine_.stopping() ? std::optional(kStopCancelLimit) : std::nullopt);
   if (!c.ok()) {
     reply_status(res, c.status());
     return;

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -38,8 +39,10 @@ class LockService final : public Service {
   void stop() override;
 
  private:
-  // Proposes `command` and parses its result; a node error (503 and the like) otherwise.
-  Result<json> propose(Node& node, std::string command);
+  // Proposes `command` and parses its result; a node error (503 and the like) otherwise, or
+  // kTimedOut after `limit` (default: past the node's request timeout).
+  Result<json> propose(Node& node, std::string command,
+                       std::optional<std::chrono::milliseconds> limit = std::nullopt);
   // The read barrier of a linearizable read, unless the request asks for ?consistency=
   // serializable; false when it answered an error.
   bool read_barrier(Node& node, const httplib::Request& req, httplib::Response& res);

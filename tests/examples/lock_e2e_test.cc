@@ -195,6 +195,19 @@ TEST_F(LockCluster, LeaderKilledWhileHeldTokensStillGrowAndTheMemberCatchesUp) {
   EXPECT_EQ(c.parsed()["count"], 2);
 }
 
+TEST_F(LockCluster, AStoppingMemberEndsItsWaitsAndTheyLeaveTheLine) {
+  ASSERT_EQ(acquire(leader_, "db", "a").status, 200);
+  auto b = std::async(std::launch::async, [&] { return acquire(follower_, "db", "b", 30, 60); });
+  ASSERT_TRUE(wait_queue(leader_, "db", 1));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(cluster_.stop(follower_), 0) << cluster_.log(follower_);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);  // not the 60 s wait
+  const HttpReply rb = b.get();
+  EXPECT_EQ(rb.status, 503) << rb.body;  // ask another member
+  EXPECT_EQ(rb.parsed()["code"], "Stopped") << rb.body;
+  EXPECT_TRUE(lock_state(leader_, "db")["waiters"].empty());
+}
+
 TEST_F(LockCluster, WithoutQuorumAnswers503JsonWithinTheRequestTimeout) {
   ASSERT_EQ(acquire(follower_, "db", "a").status, 200);
   const int survivor = follower_;
