@@ -14,6 +14,9 @@ constexpr std::uint64_t kDefaultTtlSeconds = 10;
 constexpr std::size_t kMaxDataBytes = 1 << 20;
 // How often the leader looks for run-out leases: expiry comes at most this late.
 constexpr milliseconds kExpiryPeriod{100};
+// Acquires that may wait at once on this member: each holds one of the HTTP server's 64
+// threads, and the routes need some left.
+constexpr int kMaxWaiting = 48;
 // How long a stopping member waits for a queued request's cancel.
 constexpr milliseconds kStopCancelLimit{1000};
 
@@ -137,6 +140,21 @@ void LockService::acquire(Node& node, const std::string& name, const json& body,
   if (!wait) {
     return;
   }
+  if (*wait > 0 && waiting_.fetch_add(1) >= kMaxWaiting) {
+    waiting_.fetch_sub(1);
+    reply_error(res, 503, "TooManyWaiters",
+                "this member has " + std::to_string(kMaxWaiting) +
+                    " acquires waiting already: retry, or ask another member");
+    return;
+  }
+  struct Leave {
+    std::atomic<int>* count;
+    ~Leave() {
+      if (count != nullptr) {
+        count->fetch_sub(1);
+      }
+    }
+  } leave{*wait > 0 ? &waiting_ : nullptr};
   // Registered before proposing: a grant applied before the wait below is not missed.
   LockMachine::Watch watch(machine_, name, *owner);
   auto r = propose(node, command::acquire(name, *owner, *ttl * 1000, *wait * 1000, rid));

@@ -14,6 +14,7 @@
 // leases into `expire` commands (and abandoned waits into `cancel`s).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,7 @@ class LockService final : public Service {
   std::chrono::milliseconds request_timeout_;
   LockMachine machine_;
   LeaderLoop loop_;
+  std::atomic<int> waiting_{0};  // acquires that may wait, on this member
   std::mutex inflight_mu_;
   std::set<std::string> inflight_;
 };

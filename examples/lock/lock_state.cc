@@ -170,7 +170,11 @@ json LockState::acquire(std::uint64_t index, const json& c, std::vector<Effect>&
     result = refused(409, "Held", "lock \"" + name + "\" is held by \"" + l.owner + "\"");
     result["holder"] = l.owner;
   } else if (std::size_t at = find_waiter(l, owner); at < l.waiters.size()) {
-    result = queued_json(name, l, at);  // already in line: keeps its place
+    // Already in line: keeps its place; this request's wait and ttl count from now.
+    l.waiters[at].ttl_ms = ttl_ms;
+    l.waiters[at].wait_ms = wait_ms;
+    fx.push_back({Effect::Kind::kQueued, name, owner, wait_ms, 0});
+    result = queued_json(name, l, at);
   } else {
     l.waiters.push_back(Waiter{owner, ttl_ms, wait_ms, index});
     fx.push_back({Effect::Kind::kQueued, name, owner, wait_ms, 0});

@@ -208,6 +208,26 @@ TEST_F(LockCluster, AStoppingMemberEndsItsWaitsAndTheyLeaveTheLine) {
   EXPECT_TRUE(lock_state(leader_, "db")["waiters"].empty());
 }
 
+TEST_F(LockCluster, WaitingAcquiresPerMemberAreCappedSoRoutesKeepAThread) {
+  ASSERT_EQ(acquire(leader_, "db", "a").status, 200);
+  std::vector<std::future<HttpReply>> waits;
+  for (int i = 0; i < 48; ++i) {  // one at a time: the server's listen backlog is short
+    waits.push_back(std::async(std::launch::async, [this, i] {
+      return acquire(follower_, "db", "w" + std::to_string(i), 30, 30);
+    }));
+    ASSERT_TRUE(wait_queue(leader_, "db", i + 1)) << lock_state(leader_, "db");
+  }
+  const HttpReply over = acquire(follower_, "db", "x", 30, 30);
+  EXPECT_EQ(over.status, 503) << over.body;
+  EXPECT_EQ(over.parsed()["code"], "TooManyWaiters") << over.body;
+  EXPECT_EQ(acquire(follower_, "db", "x").status, 409);  // not waiting: served as usual
+  EXPECT_EQ(cluster_.call(follower_, "GET", "/status").status, 200);
+  EXPECT_EQ(cluster_.stop(follower_), 0);  // ends the waits
+  for (auto& w : waits) {
+    EXPECT_EQ(w.get().status, 503);
+  }
+}
+
 TEST_F(LockCluster, WithoutQuorumAnswers503JsonWithinTheRequestTimeout) {
   ASSERT_EQ(acquire(follower_, "db", "a").status, 200);
   const int survivor = follower_;

@@ -58,11 +58,13 @@ TEST_F(LockStateTest, WaitersAreGrantedInArrivalOrderWithNewTokens) {
   const std::uint64_t t1 = token(acquire("db", "a"));
   EXPECT_EQ(acquire("db", "b", 5000)["position"], 1);
   EXPECT_EQ(acquire("db", "c", 5000)["position"], 2);
-  EXPECT_EQ(acquire("db", "b", 5000)["position"], 1);  // asking again keeps its place
+  EXPECT_EQ(acquire("db", "b", 9000, 7000)["position"], 1);      // asking again keeps its place
+  EXPECT_EQ(state_.locks().at("db").waiters[0].wait_ms, 9000u);  // with the newer wait and ttl
   EXPECT_EQ(state_.lock_json("db")["waiters"].size(), 2u);
 
   const json r = release("db", "a");
   EXPECT_EQ(r["next"]["owner"], "b");
+  EXPECT_EQ(state_.locks().at("db").ttl_ms, 7000u);
   const std::uint64_t t2 = token(r["next"]);
   EXPECT_GT(t2, t1);
   const json e = expire_now("db");
