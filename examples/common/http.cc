@@ -2,8 +2,11 @@
 #include "http.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 namespace skiff::examples {
@@ -279,6 +282,60 @@ std::optional<std::uint64_t> number_field(const json& obj, const char* name, boo
   return it->get<std::uint64_t>();
 }
 
+namespace {
+
+// What a wait adds to the node's request timeout, after which the node has completed it.
+constexpr std::chrono::seconds kWaitMargin(5);
+
+}  // namespace
+
+Result<Bytes> propose_and_wait(Node& node, Bytes command,
+                               std::chrono::milliseconds request_timeout) {
+  std::future<Result<Bytes>> f = node.propose(std::move(command));
+  if (f.wait_for(request_timeout + kWaitMargin) != std::future_status::ready) {
+    return Status(ErrorCode::kTimedOut, "the write had no outcome in time");
+  }
+  return f.get();
+}
+
+bool read_barrier(Node& node, const httplib::Request& req, httplib::Response& res,
+                  std::chrono::milliseconds request_timeout) {
+  const std::string consistency =
+      req.has_param("consistency") ? req.get_param_value("consistency") : "linearizable";
+  if (consistency == "serializable") {
+    return true;
+  }
+  if (consistency != "linearizable") {
+    reply_error(res, 400, "InvalidArgument",
+                "consistency must be \"linearizable\" (the default) or \"serializable\"");
+    return false;
+  }
+  std::future<Status> f = node.read_index();
+  const Status s = f.wait_for(request_timeout + kWaitMargin) == std::future_status::ready
+                       ? f.get()
+                       : Status(ErrorCode::kTimedOut, "the read had no outcome in time");
+  if (!s.ok()) {
+    reply_status(res, s);
+    return false;
+  }
+  return true;
+}
+
+Result<std::string> read_snapshot(SnapshotReader& in, std::string_view what) {
+  std::string text(in.size(), '\0');
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t n = in.read(text.data() + at, text.size() - at);
+    if (n == 0) {
+      return Status(ErrorCode::kCorruption,
+                    std::string(what) + " snapshot: shorter than its size (" + std::to_string(at) +
+                        " of " + std::to_string(text.size()) + " bytes)");
+    }
+    at += n;
+  }
+  return text;
+}
+
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host_port_text,
                                                       Member& member, Service& service,
                                                       HttpLimits limits) {
@@ -324,8 +381,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host_po
     return Status(ErrorCode::kInvalidArgument,
                   "--http " + host_port_text + ": cannot listen there (in use or not local?)");
   }
+  if (!h->server_.raise_backlog()) {
+    return Status(ErrorCode::kInvalidArgument,
+                  "--http " + host_port_text + ": listen failed: " + std::strerror(errno));
+  }
   h->thread_ = std::thread([s = &h->server_] { s->listen_after_bind(); });
   return h;
+}
+
+bool HttpServer::Server::raise_backlog() {
+  // Listening again on a listening socket only updates its backlog (listen(2) on Linux).
+  return ::listen(svr_sock_, SOMAXCONN) == 0;
 }
 
 HttpServer::~HttpServer() {

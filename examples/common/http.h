@@ -50,6 +50,20 @@ std::optional<std::uint64_t> number_field(const json& obj, const char* name, boo
 /// Whether `text` is valid UTF-8 (JSON strings must be; values and keys are checked with it).
 bool valid_utf8(std::string_view text);
 
+/// Proposes `command` and waits for its outcome. The node completes every request within its
+/// request timeout (`request_timeout`); the wait adds a margin for a node under load, so it
+/// never waits forever.
+Result<Bytes> propose_and_wait(Node& node, Bytes command,
+                               std::chrono::milliseconds request_timeout);
+/// Before a read: nothing for `?consistency=serializable` (local, maybe stale); otherwise
+/// (`linearizable`, the default) waits for a ReadIndex barrier on `node`. Answers the error
+/// (400 for another value, 503 without quorum...) and returns false when the read must not
+/// go on.
+bool read_barrier(Node& node, const httplib::Request& req, httplib::Response& res,
+                  std::chrono::milliseconds request_timeout);
+/// A whole snapshot as one string; kCorruption naming `what` when it ends before its size.
+Result<std::string> read_snapshot(SnapshotReader& in, std::string_view what);
+
 /// Limits of the HTTP server.
 struct HttpLimits {
   std::size_t max_body_bytes = 2 << 20;  ///< larger bodies are answered 413
@@ -84,8 +98,14 @@ class HttpServer {
   void stop();
 
  private:
+  // httplib's server with the listen backlog raised: the compiled library listens with 5
+  // (CPPHTTPLIB_LISTEN_BACKLOG), so a burst of clients would wait for SYN retries.
+  class Server final : public httplib::Server {
+   public:
+    bool raise_backlog();
+  };
   HttpServer() = default;
-  httplib::Server server_;
+  Server server_;
   std::thread thread_;
 };
 

@@ -1,6 +1,8 @@
 // skiff-jobs' replicated state (jobs_state.h).
 #include "jobs_state.h"
 
+#include "http.h"
+
 #include <array>
 #include <chrono>
 
@@ -263,17 +265,11 @@ Status JobsState::snapshot(SnapshotWriter& out) {
 }
 
 Status JobsState::restore(SnapshotReader& in) {
-  std::string text(in.size(), '\0');
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t n = in.read(text.data() + at, text.size() - at);
-    if (n == 0) {
-      break;
-    }
-    at += n;
+  Result<std::string> text = read_snapshot(in, "skiff-jobs");
+  if (!text.ok()) {
+    return text.status();
   }
-  text.resize(at);
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   auto corrupt = [](const std::string& what) {
     return Status(ErrorCode::kCorruption, "jobs snapshot: " + what);
   };

@@ -3,28 +3,16 @@
 
 #include <algorithm>
 
+#include "http.h"
 #include "process.h"
 
 namespace skiff::examples::jobs {
 namespace {
 
-// The node completes every request within its request timeout; waits add this margin for a
-// node under load, so nothing waits forever.
-constexpr std::chrono::seconds kMargin(2);
-
 // Finish proposals that failed for a reason a retry may fix are retried this often.
 constexpr int kFinishAttempts = 3;
 
 }  // namespace
-
-Result<Bytes> propose_and_wait(Node& node, const std::string& command,
-                               std::chrono::milliseconds request_timeout) {
-  auto f = node.propose(Bytes(command));
-  if (f.wait_for(request_timeout + kMargin) != std::future_status::ready) {
-    return Status(ErrorCode::kTimedOut, "proposal without an outcome");
-  }
-  return f.get();
-}
 
 Runner::Runner(JobsState& state, RunnerOptions options)
     : state_(state), options_(std::move(options)) {
@@ -78,7 +66,7 @@ bool Runner::leads_in(std::uint64_t term) const {
 }
 
 Result<Outcome> Runner::propose(const std::string& command) {
-  auto r = propose_and_wait(*node_, command, options_.request_timeout);
+  auto r = propose_and_wait(*node_, Bytes(command), options_.request_timeout);
   if (!r.ok()) {
     return r.status();
   }

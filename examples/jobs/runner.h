@@ -29,11 +29,6 @@
 
 namespace skiff::examples::jobs {
 
-/// Proposes `command` on `node` and waits for its result: at most the node's request timeout
-/// (after which the node completes it with kTimedOut) and a margin for a node under load.
-Result<Bytes> propose_and_wait(Node& node, const std::string& command,
-                               std::chrono::milliseconds request_timeout);
-
 struct RunnerOptions {
   NodeId self;
   std::size_t workers = 2;                          ///< jobs run at once on the leader

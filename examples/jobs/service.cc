@@ -7,10 +7,6 @@ namespace {
 constexpr std::size_t kMaxKeyBytes = 256;
 constexpr std::size_t kMaxArgs = 4096;
 constexpr std::uint64_t kMaxTimeoutMs = 7ull * 24 * 3600 * 1000;
-// The node completes every request within its request timeout; the margin is for a node
-// under load, so a request never hangs.
-constexpr std::chrono::seconds kMargin(2);
-
 void bad_request(httplib::Response& res, const std::string& message) {
   reply_error(res, 400, "InvalidArgument", message);
 }
@@ -62,19 +58,6 @@ std::unique_ptr<Service> JobsService::make(const ServeFlags& flags, std::string*
   return std::unique_ptr<Service>(new JobsService(std::move(options), flags.request_timeout));
 }
 
-bool JobsService::read_barrier(Node& node, httplib::Response& res) {
-  auto f = node.read_index();
-  if (f.wait_for(request_timeout_ + kMargin) != std::future_status::ready) {
-    reply_status(res, Status(ErrorCode::kTimedOut, "read without an outcome"));
-    return false;
-  }
-  if (Status s = f.get(); !s.ok()) {
-    reply_status(res, s);
-    return false;
-  }
-  return true;
-}
-
 void JobsService::submit(Node& node, const httplib::Request& req, httplib::Response& res) {
   auto body = json_body(req, res);
   if (!body) {
@@ -100,7 +83,7 @@ void JobsService::submit(Node& node, const httplib::Request& req, httplib::Respo
     return;
   }
   auto r = propose_and_wait(
-      node, submit_command(*command, key.value_or(""), timeout.value_or(0), wall_clock_ms()),
+      node, Bytes(submit_command(*command, key.value_or(""), timeout.value_or(0), wall_clock_ms())),
       request_timeout_);
   if (!r.ok()) {
     reply_status(res, r.status());
@@ -128,7 +111,7 @@ void JobsService::routes(httplib::Server& server, Member& member) {
         return;
       }
     }
-    if (!read_barrier(node, res)) {
+    if (!read_barrier(node, req, res, request_timeout_)) {
       return;
     }
     json list = json::array();
@@ -146,7 +129,7 @@ void JobsService::routes(httplib::Server& server, Member& member) {
                  reply_status(res, id.status());
                  return;
                }
-               if (!read_barrier(node, res)) {
+               if (!read_barrier(node, req, res, request_timeout_)) {
                  return;
                }
                auto job = state_.job(*id);

@@ -38,8 +38,6 @@ class JobsService final : public Service {
       : runner_(state_, std::move(options)), request_timeout_(request_timeout) {}
 
   void submit(Node& node, const httplib::Request& req, httplib::Response& res);
-  /// Waits for a read barrier; answers the error and returns false when there is none.
-  bool read_barrier(Node& node, httplib::Response& res);
 
   JobsState state_;
   Runner runner_;

@@ -99,13 +99,8 @@ class KvService final : public Service {
       KvStore::identify(cmd, client, seq);
     }
     const std::vector<std::uint8_t> bytes = json::to_cbor(cmd);
-    std::future<Result<Bytes>> f = node_->propose(Bytes(std::string(bytes.begin(), bytes.end())));
-    if (f.wait_for(options_.request_timeout + std::chrono::seconds(5)) !=
-        std::future_status::ready) {
-      reply_status(res, Status(ErrorCode::kTimedOut, "no outcome in time"));
-      return;
-    }
-    Result<Bytes> r = f.get();
+    Result<Bytes> r = propose_and_wait(*node_, Bytes(std::string(bytes.begin(), bytes.end())),
+                                       options_.request_timeout);
     if (!r.ok()) {
       reply_status(res, r.status());
       return;
@@ -120,29 +115,8 @@ class KvService final : public Service {
     reply_json(res, out, status);
   }
 
-  // Waits until this member may serve a linearizable read, unless the request asks for a
-  // serializable (local, maybe stale) one. False when it answered an error.
   bool read_barrier(const Request& req, Response& res) {
-    const std::string consistency = req.get_param_value("consistency");
-    if (consistency == "serializable") {
-      return true;
-    }
-    if (!consistency.empty() && consistency != "linearizable") {
-      reply_error(res, 400, "InvalidArgument",
-                  "consistency must be linearizable (default) or serializable");
-      return false;
-    }
-    std::future<Status> f = node_->read_index();
-    if (f.wait_for(options_.request_timeout + std::chrono::seconds(5)) !=
-        std::future_status::ready) {
-      reply_status(res, Status(ErrorCode::kTimedOut, "read without an outcome in time"));
-      return false;
-    }
-    if (Status s = f.get(); !s.ok()) {
-      reply_status(res, s);
-      return false;
-    }
-    return true;
+    return examples::read_barrier(*node_, req, res, options_.request_timeout);
   }
 
   bool check_key(const std::string& key, Response& res) {

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "http.h"
+
 namespace skiff::examples::kv {
 namespace {
 
@@ -429,17 +431,11 @@ Status KvStore::snapshot(SnapshotWriter& out) {
 }
 
 Status KvStore::restore(SnapshotReader& in) {
-  std::string bytes(in.size(), '\0');
-  std::size_t at = 0;
-  while (at < bytes.size()) {
-    const std::size_t n = in.read(bytes.data() + at, bytes.size() - at);
-    if (n == 0) {
-      break;
-    }
-    at += n;
+  Result<std::string> bytes = read_snapshot(in, "skiff-kv");
+  if (!bytes.ok()) {
+    return bytes.status();
   }
-  bytes.resize(at);
-  const json j = json::from_cbor(bytes, /*strict=*/true, /*allow_exceptions=*/false);
+  const json j = json::from_cbor(*bytes, /*strict=*/true, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     return Status(ErrorCode::kCorruption, "skiff-kv snapshot: not a CBOR object");
   }

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "http.h"
+
 namespace skiff::examples::lock {
 
 using std::chrono::milliseconds;
@@ -50,16 +52,11 @@ Status LockMachine::snapshot(SnapshotWriter& out) {
 }
 
 Status LockMachine::restore(SnapshotReader& in) {
-  std::string text(in.size(), '\0');
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t n = in.read(text.data() + at, text.size() - at);
-    if (n == 0) {
-      return Status(ErrorCode::kCorruption, "skiff-lock snapshot: shorter than its size");
-    }
-    at += n;
+  Result<std::string> text = read_snapshot(in, "skiff-lock");
+  if (!text.ok()) {
+    return text.status();
   }
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return Status(ErrorCode::kCorruption, "skiff-lock snapshot: not JSON");
   }

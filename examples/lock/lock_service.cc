@@ -100,25 +100,7 @@ Result<json> LockService::propose(Node& node, std::string command,
 }
 
 bool LockService::read_barrier(Node& node, const httplib::Request& req, httplib::Response& res) {
-  const std::string consistency =
-      req.has_param("consistency") ? req.get_param_value("consistency") : "linearizable";
-  if (consistency == "serializable") {
-    return true;
-  }
-  if (consistency != "linearizable") {
-    reply_error(res, 400, "InvalidArgument",
-                "consistency must be \"linearizable\" (the default) or \"serializable\"");
-    return false;
-  }
-  auto f = node.read_index();
-  Status s = f.wait_for(request_timeout_ + seconds(5)) == std::future_status::ready
-                 ? f.get()
-                 : Status(ErrorCode::kTimedOut, "the read had no outcome in time");
-  if (!s.ok()) {
-    reply_status(res, s);
-    return false;
-  }
-  return true;
+  return examples::read_barrier(node, req, res, request_timeout_);
 }
 
 void LockService::acquire(Node& node, const std::string& name, const json& body,

@@ -2,6 +2,7 @@
 // start/finish term fencing that makes a new leader take over and a deposed leader's late
 // results refused, bad commands refused without a change, and snapshot -> restore.
 #include "jobs_state.h"
+#include "snapshot_strings.h"
 
 #include <gtest/gtest.h>
 
@@ -10,30 +11,8 @@
 namespace skiff::examples::jobs {
 namespace {
 
-class StringWriter final : public SnapshotWriter {
- public:
-  Status write(std::string_view bytes) override {
-    text.append(bytes);
-    return Status();
-  }
-  std::string text;
-};
-
-class StringReader final : public SnapshotReader {
- public:
-  explicit StringReader(std::string text) : text_(std::move(text)) {}
-  std::size_t read(char* out, std::size_t max) override {
-    const std::size_t n = std::min(max, text_.size() - at_);
-    text_.copy(out, n, at_);
-    at_ += n;
-    return n;
-  }
-  std::size_t size() const override { return text_.size(); }
-
- private:
-  std::string text_;
-  std::size_t at_ = 0;
-};
+using testing::StringReader;
+using testing::StringWriter;
 
 class JobsStateTest : public ::testing::Test {
  protected:

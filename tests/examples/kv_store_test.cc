@@ -2,6 +2,7 @@
 // leases and their expiry decided by the leader, retries applied once, the watch history and
 // snapshots.
 #include "kv_store.h"
+#include "snapshot_strings.h"
 
 #include <gtest/gtest.h>
 
@@ -10,30 +11,8 @@
 namespace skiff::examples::kv {
 namespace {
 
-class Writer final : public SnapshotWriter {
- public:
-  Status write(std::string_view bytes) override {
-    out.append(bytes);
-    return Status();
-  }
-  std::string out;
-};
-
-class Reader final : public SnapshotReader {
- public:
-  explicit Reader(std::string s) : s_(std::move(s)) {}
-  std::size_t read(char* out, std::size_t max) override {
-    const std::size_t n = std::min(max, s_.size() - at_);
-    std::copy_n(s_.data() + at_, n, out);
-    at_ += n;
-    return n;
-  }
-  std::size_t size() const override { return s_.size(); }
-
- private:
-  std::string s_;
-  std::size_t at_ = 0;
-};
+using Reader = testing::StringReader;
+using Writer = testing::StringWriter;
 
 // Applies commands at increasing indexes, as the node does.
 struct Applier {
@@ -262,7 +241,7 @@ TEST(KvStore, ASnapshotRestoresTheWholeStore) {
   std::vector<std::uint64_t> touched;
   KvStore restored(
       {}, LeaseHooks{[&](std::uint64_t id, std::uint64_t) { touched.push_back(id); }, {}, {}});
-  Reader r(w.out);
+  Reader r(w.text);
   ASSERT_TRUE(restored.restore(r).ok());
   EXPECT_EQ(restored.to_json(), s.to_json());
   EXPECT_EQ(touched, std::vector<std::uint64_t>{lease}) << "restored leases get a deadline";

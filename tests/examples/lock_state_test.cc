@@ -9,6 +9,7 @@
 
 #include "lock_machine.h"
 #include "lock_state.h"
+#include "snapshot_strings.h"
 
 namespace skiff::examples::lock {
 namespace {
@@ -187,25 +188,8 @@ TEST_F(LockStateTest, MalformedCommandsAndNamesAreRefusedWithoutChange) {
 // A member's machine: snapshot at some point, restore into a fresh one, feed both the same
 // commands: every answer and the final state agree.
 TEST(LockMachineTest, SnapshotRestoredIntoAFreshMachineAnswersIdentically) {
-  struct Writer : SnapshotWriter {
-    Status write(std::string_view b) override {
-      text.append(b);
-      return Status();
-    }
-    std::string text;
-  };
-  struct Reader : SnapshotReader {
-    explicit Reader(std::string t) : text(std::move(t)) {}
-    std::size_t read(char* out, std::size_t max) override {
-      const std::size_t n = std::min(max, text.size() - at);
-      text.copy(out, n, at);
-      at += n;
-      return n;
-    }
-    std::size_t size() const override { return text.size(); }
-    std::string text;
-    std::size_t at = 0;
-  };
+  using Writer = testing::StringWriter;
+  using Reader = testing::StringReader;
   LockMachine a;
   std::uint64_t i = 0;
   auto apply = [&i](LockMachine& m, const std::string& c) {
