@@ -291,6 +291,14 @@ struct Node::Impl final : public TransportHandler {
     }
     follow_membership(rd.entries);
     send(rd.messages);
+    if (!rd.snapshot) {
+      // Committed entries are durable on a quorum: applying them (and serving reads) need not
+      // wait for this Ready's own write, which often only records the new commit index; they
+      // reach the apply thread now (etcd-io/raft applies concurrently with its WAL write too).
+      // A state machine snapshot taken from them is stored by the storage thread after this
+      // write (one FIFO queue). With a snapshot, the order is snapshot first: after the write.
+      hand_to_apply(rd);
+    }
     WriteBatch batch = WriteBatch::from(rd);
     if (batch.empty()) {
       after_write(std::move(rd));
@@ -332,7 +340,9 @@ struct Node::Impl final : public TransportHandler {
 
   void after_write(Ready rd) {
     send(rd.persisted_messages);
-    hand_to_apply(rd);
+    if (rd.snapshot) {
+      hand_to_apply(rd);  // else it went before the write
+    }
     if (recorder) {
       recorder->advance();
     }
