@@ -89,8 +89,9 @@ struct Node::Impl final : public TransportHandler {
   asio::steady_timer ticker;
   std::thread core_thread;
   std::optional<RawNode> raw;
-  std::unique_ptr<node_detail::FlightRecorder> recorder;   // null unless configured
-  std::optional<Ready> in_flight;                          // being written by the storage thread
+  std::unique_ptr<node_detail::FlightRecorder> recorder;  // null unless configured
+  std::optional<Ready> in_flight;                         // being written by the storage thread
+  std::optional<HardState> deferred_hard_state;  // a commit-only change, for the next write
   std::vector<std::function<void()>> after_current_write;  // storage work waiting for it
   Clock::time_point write_started;
   Clock::time_point next_tick;
@@ -300,6 +301,19 @@ struct Node::Impl final : public TransportHandler {
       hand_to_apply(rd);
     }
     WriteBatch batch = WriteBatch::from(rd);
+    if (!batch.sync && !batch.snapshot && batch.entries.empty() && batch.hard_state) {
+      // Only a new commit index: Raft's commitIndex is volatile state (startup takes the
+      // larger of the stored one and the snapshot's index), so it rides along with the next
+      // write instead of costing one now - one that would sit on the next proposal's path
+      // (one Ready in flight at a time).
+      deferred_hard_state = batch.hard_state;
+      batch.hard_state.reset();
+    } else if (!batch.hard_state) {
+      batch.hard_state = deferred_hard_state;  // the newest one, or none
+      deferred_hard_state.reset();
+    } else {
+      deferred_hard_state.reset();  // the batch's own is newer
+    }
     if (batch.empty()) {
       after_write(std::move(rd));
       return;
