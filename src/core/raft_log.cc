@@ -44,6 +44,11 @@ Term RaftLog::last_term() const {
 }
 
 bool RaftLog::match_term(Index i, Term t) const {
+  // Outside [first - 1, last] there is no match; answer before term() builds the error's text
+  // (a follower asks this for every new entry of every Append).
+  if (i > last_index() || i + 1 < first_index()) {
+    return false;
+  }
   auto got = term(i);
   return got.ok() && *got == t;
 }
