@@ -876,6 +876,9 @@ bool Raft::maybe_send_append(NodeId to, bool send_if_empty) {
         str_cat("node ", id_, " cannot send Append to ", to, ": ", prev_term.status().to_string()));
     return false;
   }
+  if (!send_if_empty && pr->next() > log_.last_index()) {
+    return false;  // nothing new (the pipelining loop's last probe): skip the empty slice
+  }
   auto ents = log_.slice(pr->next(), log_.last_index() + 1, config_.max_size_per_msg);
   if (!ents.ok()) {
     if (ents.status().code() == ErrorCode::kCompacted) {
