@@ -1,6 +1,7 @@
 #include "core/quorum.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <vector>
 
@@ -14,13 +15,22 @@ Index MajorityConfig::committed_index(
     // The empty config is the neutral element of joint quorums (thesis §4.3).
     return Index{std::numeric_limits<std::uint64_t>::max()};
   }
-  std::vector<Index> indexes;
-  indexes.reserve(voters_.size());
+  // The leader asks this after every acknowledgement: groups of up to kOnStack voters (all
+  // but unusual ones) need no allocation.
+  constexpr std::size_t kOnStack = 7;
+  std::array<Index, kOnStack> small;
+  std::vector<Index> large;
+  Index* indexes = small.data();
+  if (voters_.size() > kOnStack) {
+    large.resize(voters_.size());
+    indexes = large.data();
+  }
+  std::size_t n = 0;
   for (NodeId id : voters_) {
-    indexes.push_back(acked(id).value_or(Index{0}));
+    indexes[n++] = acked(id).value_or(Index{0});
   }
   // Sorted descending, the quorum()-th largest index is acknowledged by a majority.
-  std::sort(indexes.begin(), indexes.end(), std::greater<>());
+  std::sort(indexes, indexes + n, std::greater<>());
   return indexes[quorum() - 1];
 }
 
