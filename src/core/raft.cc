@@ -34,6 +34,15 @@ bool forwarded(MessageType t) {
   return t == MessageType::kPropose || t == MessageType::kReadIndex;
 }
 
+// Each Ready takes the outgoing vectors away; start a new one with room for a leader's Appends
+// to a few followers instead of growing it (and moving the messages) one message at a time.
+void queue_message(std::vector<Message>& out, Message&& m) {
+  if (out.capacity() == 0) {
+    out.reserve(4);
+  }
+  out.push_back(std::move(m));
+}
+
 MajorityConfig majority(const std::vector<NodeId>& ids) {
   return MajorityConfig(std::set<NodeId>(ids.begin(), ids.end()));
 }
@@ -1249,9 +1258,9 @@ void Raft::send(Message m) {
   // Raft Figure 2: answers and our own vote requests promise persisted state (term, vote,
   // entries); they leave only after the Ready that holds that state is durable.
   if (is_response(m.type) || m.type == MessageType::kVote) {
-    msgs_after_persist_.push_back(std::move(m));
+    queue_message(msgs_after_persist_, std::move(m));
   } else {
-    msgs_.push_back(std::move(m));
+    queue_message(msgs_, std::move(m));
   }
 }
 
