@@ -36,18 +36,18 @@ Result<std::vector<Entry>> MemoryStorage::entries(Index lo, Index hi,
   if (Status s = check_entries_range(lo, hi, first_index(), last_index()); !s.ok()) {
     return s;
   }
-  std::vector<Entry> out;
+  // Find where the byte limit cuts first, so that the copy is made at its final size.
+  const auto begin = entries_.begin() + static_cast<std::ptrdiff_t>(lo - first_index());
+  auto end = begin;
   std::uint64_t size = 0;
-  for (Index i = lo; i < hi; ++i) {
-    const Entry& e = entries_[i - first_index()];
-    const std::uint64_t s = entry_size(e);
-    if (!out.empty() && size + s > max_bytes) {
+  for (Index i = lo; i < hi; ++i, ++end) {
+    const std::uint64_t s = entry_size(*end);
+    if (end != begin && size + s > max_bytes) {
       break;
     }
     size += s;
-    out.push_back(e);
   }
-  return out;
+  return std::vector<Entry>(begin, end);
 }
 
 Status MemoryStorage::check_append(const std::vector<Entry>& entries, Index last) {

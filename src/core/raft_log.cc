@@ -1,6 +1,7 @@
 #include "core/raft_log.h"
 
 #include <algorithm>
+#include <span>
 
 #include "core/assert.h"
 #include "core/str.h"
@@ -171,14 +172,20 @@ Result<std::vector<Entry>> RaftLog::slice(Index lo, Index hi, std::uint64_t max_
     }
   }
   if (hi > offset) {
-    for (Entry& e : unstable_.slice(std::max(lo, offset), hi)) {
+    // Find where the byte limit cuts first, so that the entries are copied once, into a
+    // vector of the right size.
+    const std::span<const Entry> held = unstable_.view(std::max(lo, offset), hi);
+    std::size_t n = 0;
+    for (const Entry& e : held) {
       const std::uint64_t s = entry_size(e);
-      if (!out.empty() && size + s > max_bytes) {
+      if ((!out.empty() || n > 0) && size + s > max_bytes) {
         break;
       }
       size += s;
-      out.push_back(std::move(e));
+      ++n;
     }
+    out.reserve(out.size() + n);
+    out.insert(out.end(), held.begin(), held.begin() + static_cast<std::ptrdiff_t>(n));
   }
   return out;
 }

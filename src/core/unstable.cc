@@ -87,11 +87,15 @@ void Unstable::truncate_and_append(const std::vector<Entry>& ents) {
 }
 
 std::vector<Entry> Unstable::slice(Index lo, Index hi) const {
+  const std::span<const Entry> v = view(lo, hi);
+  return std::vector<Entry>(v.begin(), v.end());
+}
+
+std::span<const Entry> Unstable::view(Index lo, Index hi) const {
   SKIFF_ASSERT(offset_ <= lo && lo <= hi && hi <= offset_ + entries_.size(),
                str_cat("unstable slice [", lo, ",", hi, ") out of [", offset_, ",",
                        offset_ + entries_.size(), ")"));
-  return std::vector<Entry>(entries_.begin() + static_cast<std::ptrdiff_t>(lo - offset_),
-                            entries_.begin() + static_cast<std::ptrdiff_t>(hi - offset_));
+  return std::span<const Entry>(entries_).subspan(lo - offset_, hi - lo);
 }
 
 void Unstable::check_invariants() const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,8 @@ class Unstable {
 
   /// Entries [lo, hi). Precondition: offset <= lo <= hi <= offset + size.
   std::vector<Entry> slice(Index lo, Index hi) const;
+  /// The same entries, without copying them; valid until the next change.
+  std::span<const Entry> view(Index lo, Index hi) const;
 
   void check_invariants() const;
 
