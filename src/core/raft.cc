@@ -456,15 +456,16 @@ Result<Proposal> Raft::propose(Bytes data) {
       return Status(ErrorCode::kProposalDropped,
                     str_cat("node ", id_, " is handing leadership to ", target, "; retry there"));
     }
-    Entry e;
-    e.data = std::move(data);
-    if (!append_entries({e})) {
+    std::vector<Entry> ents(1);
+    ents.front().data = std::move(data);
+    if (!append_entries(std::move(ents))) {
       ++counters_.proposals_dropped;
       return Status(ErrorCode::kProposalDropped,
                     str_cat("uncommitted entries hold ", leader_state().uncommitted_size,
                             " bytes, limit is ", config_.max_uncommitted_size));
     }
-    return Proposal{log_.last_entry_id(), kNoNode};
+    // The entry just appended is the last one, in this term: no need to read its term back.
+    return Proposal{EntryId{term_, log_.last_index()}, kNoNode};
   }
   if (lead_ == kNoNode) {
     ++counters_.proposals_dropped;
