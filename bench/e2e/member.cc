@@ -118,7 +118,6 @@ class Load {
         now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(warmup));
     until_ = measure_from_ +
              std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-    latencies_.reserve(1 << 20);
   }
 
   bool finished() {
@@ -148,8 +147,8 @@ class Load {
     }
     std::lock_guard lock(mu_);
     const double seconds = std::chrono::duration<double>(until_ - measure_from_).count();
-    Latency l = summarise(latencies_);
-    return {{"ops", latencies_.size()},
+    const Latency l = latencies_.summarise();
+    return {{"ops", latencies_.count()},
             {"seconds", seconds},
             {"errors", errors_.load()},
             {"p50", l.p50},
@@ -175,7 +174,7 @@ class Load {
           last_error_ = r.status().to_string();
           again = false;  // a slot that fails stops (no retry storm from a callback)
         } else if (start >= measure_from_ && end <= until_) {
-          latencies_.push_back(static_cast<std::uint32_t>(
+          latencies_.add(static_cast<std::uint64_t>(
               std::chrono::duration_cast<std::chrono::microseconds>(end - start).count()));
         }
         if (!again && --outstanding_ == 0) {
@@ -196,7 +195,7 @@ class Load {
   std::mutex mu_;
   std::condition_variable done_;
   int outstanding_ = 0;
-  std::vector<std::uint32_t> latencies_;
+  Histogram latencies_;  // constant memory: a long soak must not grow the leader
   std::atomic<std::uint64_t> completed_{0};
   std::atomic<std::uint64_t> errors_{0};
   std::string last_error_;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -197,7 +198,7 @@ int report_main(const std::vector<std::string>& args) {
   std::map<std::string, std::map<std::string, Row>> peers;  // system -> key -> row
   for (const Row& r : results) {
     if (str(r, "system") != "skiff") {
-      peers[str(r, "system")][key(r)] = r;
+      peers[str(r, "system") + " (" + str(r, "config") + ")"][key(r)] = r;
     }
   }
   if (!peers.empty()) {
@@ -212,9 +213,8 @@ int report_main(const std::vector<std::string>& args) {
         if (s == skiff_durable.end()) {
           continue;
         }
-        out << "| " << system << " (" << str(p, "config") << ") | " << str(p, "nodes") << " | "
-            << str(p, "concurrency") << " | " << fmt(num(p, "ops_per_s")) << " | "
-            << fmt(num(s->second, "ops_per_s")) << " | "
+        out << "| " << system << " | " << str(p, "nodes") << " | " << str(p, "concurrency") << " | "
+            << fmt(num(p, "ops_per_s")) << " | " << fmt(num(s->second, "ops_per_s")) << " | "
             << ratio(num(s->second, "ops_per_s"), num(p, "ops_per_s")) << " | "
             << fmt(num(p, "p50_us")) << " | " << fmt(num(s->second, "p50_us")) << " | "
             << ratio(num(s->second, "p50_us"), num(p, "p50_us")) << " | " << fmt(num(p, "p99_us"))
@@ -261,11 +261,13 @@ int report_main(const std::vector<std::string>& args) {
   }
 
   // The targets.
-  out << "### Targets of issue 9\n\n| target | measured | |\n| --- | --- | --- |\n";
+  out << "### Targets of issue 9\n\nEach peer figure is the peer's best over its "
+         "configurations at that point.\n\n| target | measured | |\n| --- | --- | --- |\n";
   auto verdict = [&out](const std::string& target, const std::string& measured, bool met) {
     out << "| " << target << " | " << measured << " | " << (met ? "met" : "**missed**") << " |\n";
   };
-  // A benchmark by name and argument ("BM_X/1" matches "BM_X/1" and "BM_X/1/repeats:5").
+  // A benchmark by name and argument ("BM_X/entries:1" matches it and
+  // "BM_X/entries:1/min_time:0.500", not "BM_X/entries:16").
   auto find_core = [&core_us](const std::string& name_arg) -> std::optional<double> {
     for (const auto& [name, us] : core_us) {
       if ((name == name_arg || name.rfind(name_arg + "/", 0) == 0) && us > 0) {
@@ -274,42 +276,60 @@ int report_main(const std::vector<std::string>& args) {
     }
     return std::nullopt;
   };
-  if (auto one = find_core("BM_CoreProposeBackToBack/1")) {
+  if (auto one = find_core("BM_CoreProposeBackToBack/entries:1")) {
     verdict("core, one entry at a time ≤ 3.8 µs per entry", fmt(*one, 2) + " µs", *one <= 3.8);
   }
-  if (auto batched = find_core("BM_CoreProposeOneMessage/256")) {
+  if (auto batched = find_core("BM_CoreProposeOneMessage/entries:256")) {
     verdict("core, 256 entries in one proposal ≤ 0.37 µs per entry", fmt(*batched, 3) + " µs",
             *batched <= 0.37);
   }
-  auto point = [&](const std::string& system, const std::string& k) -> const Row* {
+  // skiff's durable point, or a peer's best at that point over its configurations (the
+  // comparison is against the strongest figure a peer showed): `better` picks it.
+  auto point = [&](const std::string& system, const std::string& k,
+                   const std::function<bool(const Row&, const Row&)>& better) -> const Row* {
     if (system == "skiff") {
       const auto it = skiff_durable.find(k);
       return it == skiff_durable.end() ? nullptr : &it->second;
     }
-    const auto p = peers.find(system);
-    if (p == peers.end()) {
-      return nullptr;
+    const Row* best = nullptr;
+    for (const auto& [name, rows] : peers) {
+      if (name.rfind(system + " (", 0) != 0) {
+        continue;
+      }
+      const auto it = rows.find(k);
+      if (it != rows.end() && (best == nullptr || better(it->second, *best))) {
+        best = &it->second;
+      }
     }
-    const auto it = p->second.find(k);
-    return it == p->second.end() ? nullptr : &it->second;
+    return best;
   };
-  const Row* s1 = point("skiff", "3/1/100");
-  const Row* c1 = point("canonical-raft", "3/1/100");
+  const auto faster = [](const Row& a, const Row& b) {
+    return num(a, "ops_per_s") > num(b, "ops_per_s");
+  };
+  const auto quicker = [](const Row& a, const Row& b) {
+    return num(a, "p50_us") < num(b, "p50_us");
+  };
+  const auto steadier = [](const Row& a, const Row& b) {
+    return num(a, "p99_us") < num(b, "p99_us");
+  };
+  const Row* s1 = point("skiff", "3/1/100", quicker);
+  const Row* c1 = point("canonical-raft", "3/1/100", quicker);
   if (s1 != nullptr && c1 != nullptr) {
     verdict("durable 3 nodes, 1 proposer: p50 ≤ canonical/raft's",
             fmt(num(*s1, "p50_us")) + " µs vs " + fmt(num(*c1, "p50_us")) + " µs",
             num(*s1, "p50_us") <= num(*c1, "p50_us"));
   }
-  const Row* s256 = point("skiff", "3/256/100");
-  const Row* c256 = point("canonical-raft", "3/256/100");
-  const Row* e256 = point("etcd", "3/256/100");
+  const Row* s256 = point("skiff", "3/256/100", faster);
+  const Row* c256 = point("canonical-raft", "3/256/100", faster);
+  const Row* c256_p99 = point("canonical-raft", "3/256/100", steadier);
+  const Row* e256 = point("etcd", "3/256/100", faster);
   if (s256 != nullptr && c256 != nullptr) {
     verdict("256 proposers: throughput ≥ 1.5x canonical/raft's",
             ratio(num(*s256, "ops_per_s"), num(*c256, "ops_per_s")),
             num(*s256, "ops_per_s") >= 1.5 * num(*c256, "ops_per_s"));
     verdict("256 proposers: p99 below canonical/raft's",
-            fmt(num(*s256, "p99_us")) + " µs vs " + fmt(num(*c256, "p99_us")) + " µs",
-            num(*s256, "p99_us") < num(*c256, "p99_us"));
+            fmt(num(*s256, "p99_us")) + " µs vs " + fmt(num(*c256_p99, "p99_us")) + " µs",
+            num(*s256, "p99_us") < num(*c256_p99, "p99_us"));
   }
   if (s256 != nullptr && e256 != nullptr) {
     verdict("256 proposers: throughput ≥ 5x etcd's",

@@ -167,6 +167,54 @@ Latency summarise(std::vector<std::uint32_t>& us) {
   return l;
 }
 
+std::size_t Histogram::bucket(std::uint64_t us) {
+  if (us < 100) {
+    return us;
+  }
+  const auto b =
+      static_cast<std::size_t>(100 + std::log(static_cast<double>(us) / 100.0) / std::log(1.01));
+  return std::min<std::size_t>(b, 2999);  // 100 µs * 1.01^2899: far past any latency here
+}
+
+double Histogram::lower_bound(std::size_t bucket) {
+  return bucket < 100 ? static_cast<double>(bucket)
+                      : 100.0 * std::pow(1.01, static_cast<double>(bucket - 100));
+}
+
+void Histogram::add(std::uint64_t us) {
+  ++counts_[bucket(us)];
+  ++count_;
+  max_ = std::max(max_, us);
+}
+
+Latency Histogram::summarise() const {
+  Latency l;
+  if (count_ == 0) {
+    return l;
+  }
+  // The bucket holding the q-quantile (nearest rank), walking the cumulative counts once.
+  std::vector<double> qs;
+  for (int i = 0; i <= 1000; ++i) {
+    qs.push_back(i / 1000.0);
+  }
+  std::size_t b = 0;
+  std::uint64_t seen = counts_[0];
+  for (double q : qs) {
+    const auto rank = static_cast<std::uint64_t>(std::llround(q * static_cast<double>(count_ - 1)));
+    while (seen <= rank && b + 1 < counts_.size()) {
+      seen += counts_[++b];
+    }
+    l.quantiles.push_back(std::min(lower_bound(b), static_cast<double>(max_)));
+  }
+  l.p50 = l.quantiles[500];
+  l.p90 = l.quantiles[900];
+  l.p99 = l.quantiles[990];
+  l.p999 = l.quantiles[999];
+  l.max = static_cast<double>(max_);
+  l.quantiles.back() = l.max;
+  return l;
+}
+
 int run_main(const std::vector<std::string>& args) {
   std::string error;
   auto f = parse_flags(
