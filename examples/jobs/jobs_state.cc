@@ -248,7 +248,22 @@ Outcome JobsState::finish(Job& job, std::uint64_t term, std::uint64_t time_ms, c
   job.output = std::move(output);
   job.reason = std::move(reason);
   job.finished_ms = time_ms;
+  finished_.insert(job.id);
+  trim_finished_locked();  // may forget `job` itself only when retain_finished_ is 0
   return Outcome{true, 0, false, ""};
+}
+
+void JobsState::trim_finished_locked() {
+  while (finished_.size() > retain_finished_) {
+    const auto it = jobs_.find(*finished_.begin());
+    if (it != jobs_.end()) {
+      if (!it->second.idempotency_key.empty()) {
+        by_key_.erase(it->second.idempotency_key);
+      }
+      jobs_.erase(it);
+    }
+    finished_.erase(finished_.begin());
+  }
 }
 
 Status JobsState::snapshot(SnapshotWriter& out) {
@@ -296,6 +311,13 @@ Status JobsState::restore(SnapshotReader& in) {
   max_term_ = j["max_term"].get<std::uint64_t>();
   jobs_ = std::move(jobs);
   by_key_ = std::move(by_key);
+  finished_.clear();
+  for (const auto& [id, job] : jobs_) {
+    if (job.state == JobState::kSucceeded || job.state == JobState::kFailed) {
+      finished_.insert(id);
+    }
+  }
+  trim_finished_locked();
   return Status();
 }
 

@@ -24,6 +24,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,11 @@ Outcome parse_outcome(std::string_view result);
 
 class JobsState final : public StateMachine {
  public:
+  /// Keeps at most `retain_finished` finished jobs (succeeded or failed): beyond it the one
+  /// submitted first is forgotten, with its idempotency key. The same on every member (it
+  /// shapes the replicated state). Pending and running jobs are never dropped.
+  explicit JobsState(std::size_t retain_finished = 10000) : retain_finished_(retain_finished) {}
+
   Bytes apply(Index index, std::string_view command) override;
   Status snapshot(SnapshotWriter& out) override;
   Status restore(SnapshotReader& in) override;
@@ -104,7 +110,12 @@ class JobsState final : public StateMachine {
   Outcome start(Job& job, std::uint64_t term, std::uint64_t time_ms, const json& cmd);
   Outcome finish(Job& job, std::uint64_t term, std::uint64_t time_ms, const json& cmd);
 
+  // Forgets the oldest finished jobs beyond retain_finished_ (mu_ held).
+  void trim_finished_locked();
+
+  const std::size_t retain_finished_;
   mutable std::mutex mu_;
+  std::set<std::uint64_t> finished_;  // ids of finished jobs, oldest first
   std::uint64_t next_id_ = 1;
   std::uint64_t max_term_ = 0;
   std::map<std::uint64_t, Job> jobs_;

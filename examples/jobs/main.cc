@@ -17,7 +17,8 @@ using skiff::examples::json;
 constexpr const char* kProgram = "skiff-jobs";
 
 int usage() {
-  std::cerr << skiff::examples::serve_usage(kProgram) << "       [--workers 2]\n"
+  std::cerr << skiff::examples::serve_usage(kProgram)
+            << "       [--workers 2] [--retain-finished 10000]\n"
             << "       " << kProgram
             << " submit [--key KEY] [--timeout-ms N] [--wait] -- CMD [ARG...]\n"
             << "       " << kProgram << " list [--state pending|running|succeeded|failed]\n"

@@ -55,7 +55,17 @@ std::unique_ptr<Service> JobsService::make(const ServeFlags& flags, std::string*
     }
     options.workers = *n;
   }
-  return std::unique_ptr<Service>(new JobsService(std::move(options), flags.request_timeout));
+  std::size_t retain_finished = 10000;
+  if (auto it = flags.extra.find("--retain-finished"); it != flags.extra.end()) {
+    auto n = parse_number(it->second, "--retain-finished", 1, 100000000);
+    if (!n.ok()) {
+      *error = n.status().message();
+      return nullptr;
+    }
+    retain_finished = *n;
+  }
+  return std::unique_ptr<Service>(
+      new JobsService(std::move(options), flags.request_timeout, retain_finished));
 }
 
 void JobsService::submit(Node& node, const httplib::Request& req, httplib::Response& res) {

@@ -21,11 +21,12 @@
 namespace skiff::examples::jobs {
 
 /// The service's own serve flags.
-inline const std::set<std::string> kServeFlags = {"--workers"};
+inline const std::set<std::string> kServeFlags = {"--workers", "--retain-finished"};
 
 class JobsService final : public Service {
  public:
-  /// From the serve flags (--workers N, 1..64, default 2); nullptr and `*error` when bad.
+  /// From the serve flags (--workers N, 1..64, default 2; --retain-finished N, finished jobs
+  /// kept, default 10000, the same on every member); nullptr and `*error` when bad.
   static std::unique_ptr<Service> make(const ServeFlags& flags, std::string* error);
 
   StateMachine& state_machine() override { return state_; }
@@ -34,8 +35,11 @@ class JobsService final : public Service {
   void stop() override { runner_.stop(); }
 
  private:
-  JobsService(RunnerOptions options, std::chrono::milliseconds request_timeout)
-      : runner_(state_, std::move(options)), request_timeout_(request_timeout) {}
+  JobsService(RunnerOptions options, std::chrono::milliseconds request_timeout,
+              std::size_t retain_finished)
+      : state_(retain_finished),
+        runner_(state_, std::move(options)),
+        request_timeout_(request_timeout) {}
 
   void submit(Node& node, const httplib::Request& req, httplib::Response& res);
 

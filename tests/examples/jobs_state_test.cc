@@ -206,5 +206,39 @@ TEST_F(JobsStateTest, RestoreRefusesWhatIsNotASnapshotAndKeepsTheState) {
   EXPECT_EQ(state_.jobs().size(), 1u);
 }
 
+TEST(JobsStateRetention, OnlyTheNewestFinishedJobsAreKeptAndUnfinishedOnesNeverDropped) {
+  JobsState state(/*retain_finished=*/2);
+  std::uint64_t index = 0;
+  auto apply = [&](const std::string& c) {
+    return parse_outcome(state.apply(Index{++index}, c).view());
+  };
+  ASSERT_TRUE(apply(lead_command(1, 1)).accepted);
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(apply(submit_command({"true"}, "key-" + std::to_string(i), 0, 1)).id);
+  }
+  const std::uint64_t unfinished = apply(submit_command({"true"}, "", 0, 1)).id;
+  for (std::uint64_t id : ids) {
+    ASSERT_TRUE(apply(start_command(id, 1, 1, 2)).accepted);
+    ASSERT_TRUE(apply(finish_command(id, 1, 0, "", "", 3)).accepted);
+  }
+  EXPECT_FALSE(state.job(ids[0]).has_value());
+  EXPECT_FALSE(state.job(ids[1]).has_value());
+  EXPECT_TRUE(state.job(ids[2]).has_value());
+  EXPECT_TRUE(state.job(ids[3]).has_value());
+  EXPECT_TRUE(state.job(unfinished).has_value()) << "pending jobs are never dropped";
+  // A forgotten job's key is forgotten with it: submitting it again is a new job.
+  const Outcome again = apply(submit_command({"true"}, "key-0", 0, 4));
+  EXPECT_TRUE(again.created);
+  EXPECT_NE(again.id, ids[0]);
+  // A snapshot restored into a state with the same bound is the same state.
+  StringWriter w;
+  ASSERT_TRUE(state.snapshot(w).ok());
+  JobsState restored(2);
+  StringReader r(w.text);
+  ASSERT_TRUE(restored.restore(r).ok());
+  EXPECT_EQ(restored.jobs(), state.jobs());
+}
+
 }  // namespace
 }  // namespace skiff::examples::jobs
