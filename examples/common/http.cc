@@ -239,47 +239,42 @@ std::optional<json> json_body(const httplib::Request& req, httplib::Response& re
   return body;
 }
 
-std::optional<std::string> string_field(const json& obj, const char* name, bool required,
-                                        httplib::Response& res, bool* failed) {
+namespace {
+
+// A field of type T: nothing when absent (an answered 400 if `required`), or when it fails
+// `is_type` (an answered 400 saying it must be `type`); *failed is set on an answer.
+template <typename T>
+std::optional<T> typed_field(const json& obj, const char* name, bool required,
+                             httplib::Response& res, bool* failed, bool (json::*is_type)() const,
+                             const char* type) {
   if (*failed) {
     return std::nullopt;
   }
   const auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) {
-    if (required) {
-      reply_error(res, 400, "InvalidArgument", std::string("\"") + name + "\" is required");
-      *failed = true;
-    }
-    return std::nullopt;
-  }
-  if (!it->is_string()) {
-    reply_error(res, 400, "InvalidArgument", std::string("\"") + name + "\" must be a string");
+  const bool absent = it == obj.end() || it->is_null();
+  if (absent ? required : !((*it).*is_type)()) {
+    reply_error(res, 400, "InvalidArgument",
+                std::string("\"") + name + (absent ? "\" is required" : "\" must be ") +
+                    (absent ? "" : type));
     *failed = true;
+  }
+  if (absent || *failed) {
     return std::nullopt;
   }
-  return it->get<std::string>();
+  return it->get<T>();
+}
+
+}  // namespace
+
+std::optional<std::string> string_field(const json& obj, const char* name, bool required,
+                                        httplib::Response& res, bool* failed) {
+  return typed_field<std::string>(obj, name, required, res, failed, &json::is_string, "a string");
 }
 
 std::optional<std::uint64_t> number_field(const json& obj, const char* name, bool required,
                                           httplib::Response& res, bool* failed) {
-  if (*failed) {
-    return std::nullopt;
-  }
-  const auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) {
-    if (required) {
-      reply_error(res, 400, "InvalidArgument", std::string("\"") + name + "\" is required");
-      *failed = true;
-    }
-    return std::nullopt;
-  }
-  if (!it->is_number_unsigned()) {
-    reply_error(res, 400, "InvalidArgument",
-                std::string("\"") + name + "\" must be a whole number >= 0");
-    *failed = true;
-    return std::nullopt;
-  }
-  return it->get<std::uint64_t>();
+  return typed_field<std::uint64_t>(obj, name, required, res, failed, &json::is_number_unsigned,
+                                    "a whole number >= 0");
 }
 
 namespace {
