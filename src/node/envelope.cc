@@ -1,37 +1,12 @@
 // The command envelope (envelope.h).
 #include "envelope.h"
 
+#include "varint.h"
+
 namespace skiff::node_detail {
 namespace {
 
 constexpr char kVersion = 1;
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (in.empty()) {
-      return false;
-    }
-    const auto byte = static_cast<std::uint8_t>(in.front());
-    in.remove_prefix(1);
-    if (shift == 63 && byte > 1) {
-      return false;  // more than 64 bits
-    }
-    v |= std::uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
 
 }  // namespace
 

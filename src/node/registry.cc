@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "skiff/conf_change.h"
+#include "varint.h"
 
 namespace skiff::node_detail {
 namespace {
@@ -11,30 +12,6 @@ namespace {
 constexpr char kRecordVersion = 2;
 constexpr std::string_view kSnapshotMagic = "SKNS";
 constexpr char kSnapshotVersion = 1;
-
-void put_varint(std::string& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool get_varint(std::string_view& in, std::uint64_t& v) {
-  v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto byte = static_cast<std::uint8_t>(in.front());
-    in.remove_prefix(1);
-    if (shift == 63 && byte > 1) {
-      return false;
-    }
-    v |= std::uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) {
-      return true;
-    }
-  }
-  return false;
-}
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int k = 0; k < 8; ++k) {
