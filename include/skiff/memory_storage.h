@@ -32,6 +32,13 @@ class MemoryStorage final : public Storage {
   Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) override;
   Status compact(Index index) override;
 
+  /// What save(batch) would refuse, changing nothing: for adapters that keep their log in a
+  /// MemoryStorage and must check a batch before making it durable.
+  Status check_save(const WriteBatch& batch) const;
+  /// What create_snapshot(index, conf_state, ...) would refuse, changing nothing; otherwise
+  /// the term of the entry at `index`.
+  Result<Term> check_create_snapshot(Index index, const ConfState& conf_state) const;
+
   /// Appends `entries`, which must be contiguous with increasing index and start no later
   /// than last_index() + 1. Existing entries from the first new index on are replaced (the
   /// core only hands out such overlaps after a real conflict). Entries at or below the

@@ -87,8 +87,7 @@ Status MemoryStorage::append(const std::vector<Entry>& entries) {
   return Status();
 }
 
-Status MemoryStorage::save(const WriteBatch& batch) {
-  // Check everything first, so that a refused batch changes nothing (atomicity).
+Status MemoryStorage::check_save(const WriteBatch& batch) const {
   if (batch.snapshot && batch.snapshot->meta.last.index < snapshot_.meta.last.index) {
     return Status(ErrorCode::kInvalidArgument,
                   str_cat("save: ", describe(*batch.snapshot), " is older than the stored ",
@@ -96,9 +95,15 @@ Status MemoryStorage::save(const WriteBatch& batch) {
   }
   if (!batch.entries.empty()) {
     const Index last = batch.snapshot ? batch.snapshot->meta.last.index : last_index();
-    if (Status s = check_append(batch.entries, last); !s.ok()) {
-      return s;
-    }
+    return check_append(batch.entries, last);
+  }
+  return Status();
+}
+
+Status MemoryStorage::save(const WriteBatch& batch) {
+  // Check everything first, so that a refused batch changes nothing (atomicity).
+  if (Status s = check_save(batch); !s.ok()) {
+    return s;
   }
   if (batch.snapshot) {
     const Status s = apply_snapshot(*batch.snapshot);
@@ -133,7 +138,7 @@ Status MemoryStorage::apply_snapshot(Snapshot snapshot) {
   return Status();
 }
 
-Status MemoryStorage::create_snapshot(Index index, const ConfState& conf_state, Bytes data) {
+Result<Term> MemoryStorage::check_create_snapshot(Index index, const ConfState& conf_state) const {
   if (Status s = check_conf_state(conf_state); !s.ok()) {
     return Status(ErrorCode::kInvalidArgument, str_cat("create_snapshot: ", s.message()));
   }
@@ -151,6 +156,14 @@ Status MemoryStorage::create_snapshot(Index index, const ConfState& conf_state, 
   if (!t.ok()) {
     return Status(t.status().code(),
                   str_cat("create_snapshot at ", index, ": ", t.status().message()));
+  }
+  return *t;
+}
+
+Status MemoryStorage::create_snapshot(Index index, const ConfState& conf_state, Bytes data) {
+  auto t = check_create_snapshot(index, conf_state);
+  if (!t.ok()) {
+    return t.status();
   }
   snapshot_.meta.last = EntryId{*t, index};
   conf_state_ = conf_state;

@@ -173,6 +173,24 @@ TEST(MemoryStorage, CreateSnapshotOlderThanTheStoredOneIsRefused) {
   EXPECT_EQ(s.snapshot()->data, Bytes::copy_of("again"));
 }
 
+TEST(MemoryStorage, TheChecksSayWhatSaveAndCreateSnapshotWouldRefuseAndChangeNothing) {
+  MemoryStorage s = six_entries();
+  WriteBatch gap;
+  gap.entries = ents(9, {3});
+  EXPECT_EQ(s.check_save(gap).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(s.check_save(gap).message(), s.save(gap).message());
+  WriteBatch fine;
+  fine.entries = ents(7, {3});
+  EXPECT_TRUE(s.check_save(fine).ok());
+  EXPECT_EQ(s.last_index(), Index{6});  // checking wrote nothing
+  EXPECT_EQ(s.check_create_snapshot(Index{5}, four_voters()).value(), *s.term(Index{5}));
+  EXPECT_EQ(s.check_create_snapshot(Index{7}, four_voters()).status().code(),
+            ErrorCode::kUnavailable);
+  EXPECT_EQ(s.check_create_snapshot(Index{5}, ConfState{}).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(s.snapshot()->empty());
+}
+
 TEST(MemoryStorage, CompactDropsEntriesButRemembersTheTermAtTheCompactionPoint) {
   // Raft §7: the snapshot stands in for the prefix; the last included term is kept for the
   // AppendEntries consistency check of the entry after it.
