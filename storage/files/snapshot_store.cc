@@ -406,20 +406,31 @@ Result<std::unique_ptr<SnapshotStore::Reader>> SnapshotStore::open_latest() cons
   if (all->empty()) {
     return Status(ErrorCode::kUnavailable, cat("snapshot store: no snapshot in ", options_.dir));
   }
+  return open(all->back());
+}
+
+Result<std::unique_ptr<SnapshotStore::Reader>> SnapshotStore::open(EntryId last) const {
+  const std::string path = options_.dir + "/" + file_name(last);
+  if (::access(path.c_str(), F_OK) != 0) {
+    return Status(ErrorCode::kUnavailable,
+                  cat("snapshot store: no snapshot of ", describe(last), " in ", options_.dir));
+  }
   auto reader = std::make_unique<FileReader>();
-  if (Status s = reader->open(options_.dir + "/" + file_name(all->back())); !s.ok()) {
+  if (Status s = reader->open(path); !s.ok()) {
     return s;
   }
-  if (reader->meta().last != all->back()) {
+  if (reader->meta().last != last) {
     return Status(ErrorCode::kCorruption,
-                  cat("snapshot store: ", file_name(all->back()), " holds the snapshot of ",
+                  cat("snapshot store: ", file_name(last), " holds the snapshot of ",
                       describe(reader->meta().last)));
   }
   return std::unique_ptr<Reader>(std::move(reader));
 }
 
-Result<Snapshot> SnapshotStore::load_latest() const {
-  auto reader = open_latest();
+namespace {
+
+// Reads what `reader` has left, checking the checksum at the end.
+Result<Snapshot> read_whole(Result<std::unique_ptr<SnapshotStore::Reader>> reader) {
   if (!reader.ok()) {
     return reader.status();
   }
@@ -439,6 +450,24 @@ Result<Snapshot> SnapshotStore::load_latest() const {
   }
   out.data = Bytes(std::move(data));
   return out;
+}
+
+}  // namespace
+
+Result<Snapshot> SnapshotStore::load_latest() const {
+  return read_whole(open_latest());
+}
+
+Result<Snapshot> SnapshotStore::load(EntryId last) const {
+  return read_whole(open(last));
+}
+
+Status SnapshotStore::remove(EntryId last) const {
+  const std::string path = options_.dir + "/" + file_name(last);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return io_error(cat("removing ", path));
+  }
+  return Status();
 }
 
 }  // namespace skiff

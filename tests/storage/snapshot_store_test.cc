@@ -61,6 +61,22 @@ TEST(SnapshotStore, ASavedSnapshotLoadsBackWhole) {
   EXPECT_EQ(store->list().value(), (std::vector<EntryId>{EntryId{Term{3}, Index{42}}}));
 }
 
+TEST(SnapshotStore, OneSnapshotLoadsByItsIdAndIsRemovedByIt) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_NE(store, nullptr);
+  const Snapshot older = snapshot(10, 2, "ten");
+  const Snapshot newer = snapshot(20, 2, "twenty");
+  ASSERT_TRUE(store->save(older).ok());
+  ASSERT_TRUE(store->save(newer).ok());
+  EXPECT_EQ(store->load(older.meta.last).value(), older);
+  EXPECT_EQ(store->load(EntryId{Term{1}, Index{10}}).status().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(store->remove(newer.meta.last).ok());
+  ASSERT_TRUE(store->remove(newer.meta.last).ok());  // already gone: nothing to do
+  EXPECT_EQ(store->list().value(), (std::vector<EntryId>{older.meta.last}));
+  EXPECT_EQ(store->load_latest().value(), older);
+}
+
 TEST(SnapshotStore, ChunksInAndChunksOut) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -81,6 +81,12 @@ class SnapshotStore {
   Result<std::unique_ptr<Reader>> open_latest() const;
   /// Reads the newest snapshot whole and checks it; kUnavailable if there is none.
   Result<Snapshot> load_latest() const;
+  /// Opens the snapshot of `last` for reading; kUnavailable if there is no such file.
+  Result<std::unique_ptr<Reader>> open(EntryId last) const;
+  /// Reads the snapshot of `last` whole and checks it; kUnavailable if there is no such file.
+  Result<Snapshot> load(EntryId last) const;
+  /// Deletes the snapshot of `last` (nothing if there is none); not durable by itself.
+  Status remove(EntryId last) const;
 
   /// The directory.
   const std::string& dir() const { return options_.dir; }
