@@ -1,32 +1,64 @@
-// The child of the LMDB crash test (lmdb_crash_test.cc): opens the storage at argv[1], then
-// appends batches forever, each a few entries plus a hard state whose commit is the batch's
-// last index, and prints "acked <last index>" once save() returned (so the batch is durable).
-// The parent kills it with SIGKILL at a random moment. Entry payloads name their batch, so
-// the parent can tell a whole batch from a partial one.
+// The child of the storage crash test (storage_crash_test.cc): opens the storage of kind
+// argv[1] (lmdb or wal) at argv[2], then appends batches forever, each a few entries plus a hard
+// state whose commit is the batch's last index, and prints "acked <last index>" once save()
+// returned (so the batch is durable). Every 40 batches it takes a snapshot ("snap@<index>")
+// and compacts behind it, so that the WAL deletes segments under the kills too. The parent
+// kills it with SIGKILL at a random moment. Entry payloads name their batch, so the parent can
+// tell a whole batch from a partial one.
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "skiff/storage/lmdb_storage.h"
+#include "skiff/storage/wal_storage.h"
 
-int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: lmdb_crash_child DIR SEED\n");
-    return 2;
+namespace {
+
+skiff::Result<std::unique_ptr<skiff::Storage>> open(const std::string& kind,
+                                                    const std::string& dir) {
+  skiff::ConfState members;
+  members.voters = {skiff::NodeId{1}};
+  if (kind == "wal") {
+    skiff::WalOptions o;
+    o.path = dir;
+    o.cluster_id = 1;
+    o.node_id = skiff::NodeId{1};
+    o.bootstrap = members;
+    o.segment_size = 256 << 10;  // small, so segments roll over and go under the kills too
+    auto s = skiff::WalStorage::open(o);
+    if (!s.ok()) {
+      return s.status();
+    }
+    return std::unique_ptr<skiff::Storage>(std::move(*s));
   }
   skiff::LmdbOptions o;
-  o.path = argv[1];
+  o.path = dir;
   o.cluster_id = 1;
   o.node_id = skiff::NodeId{1};
-  o.bootstrap.voters = {skiff::NodeId{1}};
+  o.bootstrap = members;
   o.initial_map_size = 1 << 20;  // small, so map growth happens under the kills too
-  auto storage = skiff::LmdbStorage::open(o);
+  auto s = skiff::LmdbStorage::open(o);
+  if (!s.ok()) {
+    return s.status();
+  }
+  return std::unique_ptr<skiff::Storage>(std::move(*s));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: storage_crash_child lmdb|wal DIR SEED\n");
+    return 2;
+  }
+  auto storage = open(argv[1], argv[2]);
   if (!storage.ok()) {
     std::fprintf(stderr, "open: %s\n", storage.status().to_string().c_str());
     return 1;
   }
-  skiff::LmdbStorage& s = **storage;
-  std::uint64_t rng = std::strtoull(argv[2], nullptr, 10) * 0x9e3779b97f4a7c15ULL + 1;
+  skiff::Storage& s = **storage;
+  std::uint64_t rng = std::strtoull(argv[3], nullptr, 10) * 0x9e3779b97f4a7c15ULL + 1;
   auto next = [&rng] {
     rng ^= rng << 13;
     rng ^= rng >> 7;
@@ -56,6 +88,20 @@ int main(int argc, char** argv) {
     }
     std::printf("acked %llu\n", static_cast<unsigned long long>(first + count - 1));
     std::fflush(stdout);
+    if (batch % 40 == 39) {
+      const skiff::Index at{first + count - 1};
+      skiff::ConfState members;
+      members.voters = {skiff::NodeId{1}};
+      const std::string state = "snap@" + std::to_string(at.value);
+      if (skiff::Status st = s.create_snapshot(at, members, skiff::Bytes(state)); !st.ok()) {
+        std::fprintf(stderr, "create_snapshot: %s\n", st.to_string().c_str());
+        return 1;
+      }
+      if (skiff::Status st = s.compact(skiff::Index{at.value - 20}); !st.ok()) {
+        std::fprintf(stderr, "compact: %s\n", st.to_string().c_str());
+        return 1;
+      }
+    }
   }
   return 0;
 }

@@ -1,7 +1,9 @@
-// The LMDB crash test (issue 5): a child process appends batches and reports each one save()
-// acknowledged; the parent kills it with SIGKILL at random moments, reopens the storage and
-// checks that every acknowledged batch is there, that no batch is visible in part, and that
-// the log agrees with the hard state. Then the next child continues on the same directory.
+// The storage crash test (issue 5; the WAL adapter too): a child process appends batches and
+// reports each one save() acknowledged, taking snapshots and compacting as it goes; the parent
+// kills it with SIGKILL at random moments, reopens the storage and checks that every
+// acknowledged batch is there, that no batch is visible in part, that the log agrees with the
+// hard state and the snapshot with the log. Then the next child continues on the same
+// directory. One test per adapter.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -14,6 +16,7 @@
 #include <thread>
 
 #include "skiff/storage/lmdb_storage.h"
+#include "skiff/storage/wal_storage.h"
 
 #ifndef SKIFF_CRASH_CHILD
 #error "SKIFF_CRASH_CHILD must name the child executable"
@@ -24,7 +27,8 @@ namespace {
 
 // Runs the child on `dir` until it has printed `min_acks` lines or `deadline` passed, plus a
 // random extra delay, then kills it. Returns the highest acknowledged index (0 if none).
-std::uint64_t run_and_kill(const std::string& dir, std::uint64_t seed, std::uint64_t delay_us) {
+std::uint64_t run_and_kill(const std::string& kind, const std::string& dir, std::uint64_t seed,
+                           std::uint64_t delay_us) {
   int pipefd[2];
   if (pipe(pipefd) != 0) {
     ADD_FAILURE() << "pipe failed";
@@ -36,7 +40,7 @@ std::uint64_t run_and_kill(const std::string& dir, std::uint64_t seed, std::uint
     close(pipefd[0]);
     close(pipefd[1]);
     const std::string seed_text = std::to_string(seed);
-    execl(SKIFF_CRASH_CHILD, SKIFF_CRASH_CHILD, dir.c_str(), seed_text.c_str(),
+    execl(SKIFF_CRASH_CHILD, SKIFF_CRASH_CHILD, kind.c_str(), dir.c_str(), seed_text.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -67,7 +71,32 @@ std::uint64_t run_and_kill(const std::string& dir, std::uint64_t seed, std::uint
   return acked;
 }
 
-TEST(LmdbCrash, EveryAcknowledgedBatchSurvivesSigkillAndNoneIsVisibleInPart) {
+Result<std::unique_ptr<Storage>> reopen(const std::string& kind, const std::string& dir) {
+  if (kind == "wal") {
+    WalOptions o;
+    o.path = dir;
+    o.cluster_id = 1;
+    o.node_id = NodeId{1};
+    o.segment_size = 256 << 10;
+    auto s = WalStorage::open(o);
+    if (!s.ok()) {
+      return s.status();
+    }
+    return std::unique_ptr<Storage>(std::move(*s));
+  }
+  LmdbOptions o;
+  o.path = dir;
+  o.cluster_id = 1;
+  o.node_id = NodeId{1};
+  o.initial_map_size = 1 << 20;
+  auto s = LmdbStorage::open(o);
+  if (!s.ok()) {
+    return s.status();
+  }
+  return std::unique_ptr<Storage>(std::move(*s));
+}
+
+void crash_repeatedly(const std::string& kind) {
   const char* base = std::getenv("TMPDIR");
   std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/skiff-crash-XXXXXX";
   ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -87,24 +116,30 @@ TEST(LmdbCrash, EveryAcknowledgedBatchSurvivesSigkillAndNoneIsVisibleInPart) {
   constexpr int kKills = 60;
   for (int kill_no = 0; kill_no < kKills; ++kill_no) {
     // 2-40 ms: some kills land while opening, most in the middle of writing.
-    const std::uint64_t acked = run_and_kill(dir, seed * 1000 + kill_no, 2000 + next() % 38000);
+    const std::uint64_t acked =
+        run_and_kill(kind, dir, seed * 1000 + kill_no, 2000 + next() % 38000);
     acked_total = std::max(acked_total, acked);
 
-    LmdbOptions o;
-    o.path = dir;
-    o.cluster_id = 1;
-    o.node_id = NodeId{1};
-    o.initial_map_size = 1 << 20;
-    auto s = LmdbStorage::open(o);
+    auto s = reopen(kind, dir);
     ASSERT_TRUE(s.ok()) << "kill " << kill_no << ": " << s.status().to_string();
     const Index last = (*s)->last_index();
     ASSERT_GE(last.value, acked_total) << "kill " << kill_no << ": an acknowledged batch is lost";
     const HardState hs = (*s)->initial_state()->hard_state;
     // Each batch sets commit to its own last index, atomically with its entries.
     ASSERT_EQ(hs.commit, last) << "kill " << kill_no << ": hard state and log disagree";
-    auto all = (*s)->entries((*s)->first_index(), last + 1, UINT64_MAX);
+    const Index first_index = (*s)->first_index();
+    auto all = (*s)->entries(first_index, last + 1, UINT64_MAX);
     ASSERT_TRUE(all.ok()) << "kill " << kill_no << ": " << all.status().to_string();
-    ASSERT_EQ(all->size(), last.value);
+    ASSERT_EQ(all->size(), last.value - first_index.value + 1);
+    // The snapshot is the one taken at its index, and the log reaches back to it.
+    auto snap = (*s)->snapshot();
+    ASSERT_TRUE(snap.ok()) << "kill " << kill_no << ": " << snap.status().to_string();
+    if (!snap->empty()) {
+      ASSERT_EQ(snap->data.view(), "snap@" + std::to_string(snap->meta.last.index.value))
+          << "kill " << kill_no;
+      ASSERT_LE(first_index.value, snap->meta.last.index.value + 1) << "kill " << kill_no;
+      ASSERT_EQ(*(*s)->term(snap->meta.last.index), snap->meta.last.term) << "kill " << kill_no;
+    }
     // Batches are whole: each entry "<first>+<count>:<k>" sits at first + k, and the log ends
     // exactly where a batch ends.
     for (const Entry& e : *all) {
@@ -118,11 +153,19 @@ TEST(LmdbCrash, EveryAcknowledgedBatchSurvivesSigkillAndNoneIsVisibleInPart) {
       }
     }
   }
-  std::printf("%d kills, %llu entries acknowledged, none lost\n", kKills,
+  std::printf("%s: %d kills, %llu entries acknowledged, none lost\n", kind.c_str(), kKills,
               static_cast<unsigned long long>(acked_total));
   EXPECT_GT(acked_total, 0u) << "no child ever acknowledged a batch: the test tested nothing";
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+}
+
+TEST(StorageCrash, LmdbKeepsEveryAcknowledgedBatchThroughSigkillAndNoneIsVisibleInPart) {
+  crash_repeatedly("lmdb");
+}
+
+TEST(StorageCrash, WalKeepsEveryAcknowledgedBatchThroughSigkillAndNoneIsVisibleInPart) {
+  crash_repeatedly("wal");
 }
 
 }  // namespace

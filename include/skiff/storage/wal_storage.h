@@ -1,0 +1,98 @@
+// WalStorage: a Storage (skiff/storage.h) as a segmented write-ahead log, made for commit
+// latency: a synced save is one pwrite and one fdatasync into space that was written before
+// (so the flush carries no file-system metadata), against two flushes for a durable LMDB
+// transaction. The log is also kept in memory (as in etcd), so it should be compacted: the
+// node runtime does that after each snapshot.
+//
+// On-disk format, version 1 (docs/storage.md mirrors this). A directory holding:
+//
+//   wal-<seq>        segments, <seq> 16 hex digits, consecutive. Each is preallocated with
+//                    zeros (segment_size bytes) by a background thread before it is needed, and
+//                    holds records back to back; a record of length 0 ends the segment's data.
+//   snapshots/       the snapshot files (skiff/storage/snapshot_store.h), at most two.
+//   LOCK             flock()ed while open: one WalStorage per directory.
+//
+// A record: u32 body length, u64 xxh3 of the body seeded with the segment's sequence number and
+// the record's offset (a record copied elsewhere does not check), then the body: u8 type and
+//   1 header   magic "SKIFFWAL", u32 format, u64 cluster id, u64 node id, u64 incarnation,
+//              u64 seq, the hard state (3 u64), the bootstrap membership, the snapshot (u64
+//              index, u64 term; 0 if none), the compaction point (u64 index, u64 term) and the
+//              last index when the segment began. First record of every segment: a segment
+//              with the ones before it deleted still says everything but the log's entries.
+//   2 batch    u8 flags (1 snapshot, 2 hard state), [u64 index, u64 term of the snapshot that
+//              replaces the log], [3 u64 hard state], u64 count, [u64 first index, then per
+//              entry u64 term, u8 type, u64 length, data]. One WriteBatch: all or nothing.
+//   3 snapshot u64 index, u64 term: a snapshot the application took (create_snapshot).
+//
+// Integers little-endian. Recovery replays the segments in order. A bad record at the end of
+// the last segment is a write a crash tore (it was never acknowledged: a synced save returns
+// only after its fdatasync); the tail is zeroed and writing resumes there. A bad record anywhere
+// else is kCorruption naming the segment and offset. Segments whose entries are all compacted
+// are deleted. Snapshot data goes to its own file, durable before the record naming it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "skiff/result.h"
+#include "skiff/state.h"
+#include "skiff/storage.h"
+#include "skiff/types.h"
+
+namespace skiff {
+
+/// What WalStorage::open needs.
+struct WalOptions {
+  /// The directory; created (with parents) if missing.
+  std::string path;
+  /// The group this node belongs to, and this node's id: a directory written for another
+  /// group or node is refused (kFailedPrecondition), never silently reused.
+  std::uint64_t cluster_id = 0;
+  NodeId node_id;
+  /// The membership of a new group, written when the directory is created; ignored when it
+  /// already holds a node (its stored membership wins). Empty: a node waiting to be added.
+  ConfState bootstrap;
+  /// Bytes per segment, preallocated ahead of use; at least 64 KiB. A batch larger than a
+  /// segment gets a segment of its own, grown to fit (that save flushes metadata too).
+  std::uint64_t segment_size = std::uint64_t{64} << 20;
+};
+
+/// A durable Storage as a segmented write-ahead log. Thread safety: reads may run on any
+/// thread concurrently with one writer (save, create_snapshot, compact), which must be a single
+/// thread at a time. After an I/O error every later write fails with kStorage (the disk's state
+/// is unknown); reopen to recover.
+class WalStorage final : public Storage {
+ public:
+  /// Opens (or creates) the log at options.path and replays it. Errors: kInvalidArgument for
+  /// bad options or a path that is not a directory; kFailedPrecondition for a directory of
+  /// another cluster or node, another format version, or one open elsewhere; kCorruption for
+  /// records that fail their checks other than a torn tail; kStorage for I/O errors.
+  static Result<std::unique_ptr<WalStorage>> open(const WalOptions& options);
+
+  ~WalStorage() override;
+  WalStorage(const WalStorage&) = delete;
+  WalStorage& operator=(const WalStorage&) = delete;
+
+  Result<InitialState> initial_state() const override;
+  Result<std::vector<Entry>> entries(Index lo, Index hi, std::uint64_t max_bytes) const override;
+  Result<Term> term(Index i) const override;
+  Index first_index() const override;
+  Index last_index() const override;
+  Result<Snapshot> snapshot() const override;
+  Status save(const WriteBatch& batch) override;
+  Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) override;
+  Status compact(Index index) override;
+  std::uint64_t incarnation() const override;
+
+  /// The segment files in use (the active one included).
+  std::size_t segment_count() const;
+
+  class Impl;
+
+ private:
+  explicit WalStorage(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace skiff
