@@ -1,7 +1,7 @@
 // skiff-bench: commit latency and throughput of a skiff cluster over loopback TCP, beside the
 // machine's physical floor; the generated part of bench/RESULTS.md (scripts/bench runs it all).
 //
-//   skiff-bench run [--nodes 3] [--storage lmdb|memory] [--concurrency 1,16,64,256]
+//   skiff-bench run [--nodes 3] [--storage lmdb|wal|memory] [--concurrency 1,16,64,256]
 //                   [--size 100] [--seconds 10] [--warmup 2] [--csv FILE] [--details FILE]
 //                   [--cdf-dir DIR] [--rss-out FILE] [--snapshot-entries 10000] [--dir DIR]
 //   skiff-bench limits [--dir DIR] [--csv FILE] [--count 300]

@@ -18,6 +18,7 @@
 #include "skiff/memory_storage.h"
 #include "skiff/node/node.h"
 #include "skiff/storage/lmdb_storage.h"
+#include "skiff/storage/wal_storage.h"
 #include "skiff/transport/asio_transport.h"
 
 namespace skiff::bench {
@@ -233,6 +234,18 @@ int node_main(const std::vector<std::string>& args) {
   std::unique_ptr<Storage> storage;
   if (f["--storage"] == "memory") {
     storage = std::make_unique<LockedMemoryStorage>(cs);
+  } else if (f["--storage"] == "wal") {
+    WalOptions wo;
+    wo.path = f["--dir"];
+    wo.cluster_id = 1;
+    wo.node_id = self;
+    wo.bootstrap.voters = cs.voters;
+    auto s = WalStorage::open(wo);
+    if (!s.ok()) {
+      std::cerr << "skiff-bench node: " << s.status().to_string() << "\n";
+      return 1;
+    }
+    storage = std::move(*s);
   } else {
     LmdbOptions lo;
     lo.path = f["--dir"];

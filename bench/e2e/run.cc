@@ -229,15 +229,17 @@ int run_main(const std::vector<std::string>& args) {
   auto get = [&f](const std::string& k, const std::string& d) { return f.contains(k) ? f[k] : d; };
   const int nodes = std::stoi(get("--nodes", "3"));
   const std::string storage = get("--storage", "lmdb");
-  if (storage != "lmdb" && storage != "memory") {
-    std::cerr << "skiff-bench run: --storage is lmdb or memory\n";
+  if (storage != "lmdb" && storage != "wal" && storage != "memory") {
+    std::cerr << "skiff-bench run: --storage is lmdb, wal or memory\n";
     return 2;
   }
   const std::vector<std::uint64_t> concurrency = parse_list(get("--concurrency", "1,16,64,256"));
   const std::size_t size = std::stoul(get("--size", "100"));
   const double seconds = std::stod(get("--seconds", "10"));
   const double warmup = std::stod(get("--warmup", "2"));
-  const std::string config = get("--config", storage == "lmdb" ? "LMDB durable" : "in-memory log");
+  const std::string config = get("--config", storage == "lmdb"  ? "LMDB durable"
+                                             : storage == "wal" ? "WAL durable"
+                                                                : "in-memory log");
   std::string dir = get("--dir", "");
   const bool own_dir = dir.empty();
   if (own_dir) {
