@@ -1,7 +1,8 @@
 // Node: three members in one process over loopback TCP (AsioTransport) with LMDB storage in
 // temporary directories. Elections, proposals from several threads, the leader stopping,
 // restarts that catch up through the log and through a snapshot, graceful stop under load,
-// storage that hangs or fails (PITFALLS #18).
+// storage that hangs or fails (PITFALLS #18). The NodeOnWal cases run the leader change, both
+// catch-ups and the stop under load again on WalStorage.
 #include "skiff/node/node.h"
 
 #include <gtest/gtest.h>
@@ -22,6 +23,7 @@
 
 #include "skiff/node/flight_recorder.h"
 #include "skiff/storage/lmdb_storage.h"
+#include "skiff/storage/wal_storage.h"
 #include "skiff/transport/asio_transport.h"
 #include "support/temp_dir.h"
 #include "transport/asio_test_support.h"
@@ -165,7 +167,9 @@ struct Member {
 // Three members; each can be stopped and restarted on its data directory and address.
 class Cluster {
  public:
-  explicit Cluster(std::function<void(NodeConfig&)> tweak = {}) : tweak_(std::move(tweak)) {
+  // `storage`: "lmdb" (LmdbStorage) or "wal" (WalStorage) under each member's directory.
+  explicit Cluster(std::function<void(NodeConfig&)> tweak = {}, std::string storage = "lmdb")
+      : tweak_(std::move(tweak)), storage_(std::move(storage)) {
     for (std::uint64_t id = 1; id <= 3; ++id) {
       Member& m = members_[id];
       m.dir = dir_.path() + "/n" + std::to_string(id);
@@ -202,16 +206,30 @@ class Cluster {
 
   void start(std::uint64_t id, bool fresh_transport = true) {
     Member& m = members_[id];
-    LmdbOptions lo;
-    lo.path = m.dir;
-    lo.cluster_id = kCluster;
-    lo.node_id = NodeId{id};
+    ConfState bootstrap;
     if (!joining_.contains(id)) {
-      lo.bootstrap.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+      bootstrap.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
     }
-    auto s = LmdbStorage::open(lo);
-    ASSERT_TRUE(s.ok()) << s.status().to_string();
-    m.storage = std::make_unique<FaultyStorage>(std::move(*s));
+    if (storage_ == "wal") {
+      WalOptions wo;
+      wo.path = m.dir;
+      wo.cluster_id = kCluster;
+      wo.node_id = NodeId{id};
+      wo.bootstrap = bootstrap;
+      wo.segment_size = 1 << 20;
+      auto s = WalStorage::open(wo);
+      ASSERT_TRUE(s.ok()) << s.status().to_string();
+      m.storage = std::make_unique<FaultyStorage>(std::move(*s));
+    } else {
+      LmdbOptions lo;
+      lo.path = m.dir;
+      lo.cluster_id = kCluster;
+      lo.node_id = NodeId{id};
+      lo.bootstrap = bootstrap;
+      auto s = LmdbStorage::open(lo);
+      ASSERT_TRUE(s.ok()) << s.status().to_string();
+      m.storage = std::make_unique<FaultyStorage>(std::move(*s));
+    }
     if (fresh_transport) {
       m.transport = make_transport(id, m.address);
     }
@@ -298,6 +316,7 @@ class Cluster {
  private:
   test::TempDir dir_{"skiff-node"};
   std::function<void(NodeConfig&)> tweak_;
+  std::string storage_;
   std::map<std::uint64_t, Member> members_;
   std::set<std::uint64_t> joining_;
 };
@@ -420,8 +439,8 @@ TEST(Node, ReadsSeeEveryAcknowledgedWrite) {
   }
 }
 
-TEST(Node, ANewLeaderTakesOverWhenTheLeaderStops) {
-  Cluster c;
+void new_leader_when_the_leader_stops(const std::string& storage) {
+  Cluster c({}, storage);
   ASSERT_TRUE(put(c, "before", "1").ok());
   const std::uint64_t old = c.leader();
   c.stop(old);
@@ -430,6 +449,14 @@ TEST(Node, ANewLeaderTakesOverWhenTheLeaderStops) {
   EXPECT_NE(now, old);
   ASSERT_TRUE(put(c, "after", "2").ok());
   EXPECT_TRUE(c.converged({{"before", "1"}, {"after", "2"}}));
+}
+
+TEST(Node, ANewLeaderTakesOverWhenTheLeaderStops) {
+  new_leader_when_the_leader_stops("lmdb");
+}
+
+TEST(NodeOnWal, ANewLeaderTakesOverWhenTheLeaderStops) {
+  new_leader_when_the_leader_stops("wal");
 }
 
 TEST(Node, ANewLeaderTakesOverWhenTheLeaderVanishesAbruptly) {
@@ -458,8 +485,8 @@ TEST(Node, ANewLeaderTakesOverWhenTheLeaderVanishesAbruptly) {
   EXPECT_TRUE(c.converged({{"before", "1"}, {"after", "2"}}));
 }
 
-TEST(Node, ARestartedMemberCatchesUpThroughTheLog) {
-  Cluster c;
+void restarted_member_catches_up_through_the_log(const std::string& storage) {
+  Cluster c({}, storage);
   ASSERT_TRUE(put(c, "a", "1").ok());
   const std::uint64_t f = c.leader() % 3 + 1;
   c.stop(f);
@@ -473,11 +500,21 @@ TEST(Node, ARestartedMemberCatchesUpThroughTheLog) {
   EXPECT_EQ(c.at(f).sm->restores(), 0) << "caught up through the log, not a snapshot";
 }
 
-TEST(Node, ARestartedMemberCatchesUpThroughASnapshot) {
-  Cluster c([](NodeConfig& nc) {
-    nc.snapshot_entries = 40;
-    nc.compaction_margin = 5;
-  });
+TEST(Node, ARestartedMemberCatchesUpThroughTheLog) {
+  restarted_member_catches_up_through_the_log("lmdb");
+}
+
+TEST(NodeOnWal, ARestartedMemberCatchesUpThroughTheLog) {
+  restarted_member_catches_up_through_the_log("wal");
+}
+
+void restarted_member_catches_up_through_a_snapshot(const std::string& storage) {
+  Cluster c(
+      [](NodeConfig& nc) {
+        nc.snapshot_entries = 40;
+        nc.compaction_margin = 5;
+      },
+      storage);
   ASSERT_TRUE(put(c, "a", "1").ok());
   const std::uint64_t f = c.leader() % 3 + 1;
   c.stop(f);
@@ -498,8 +535,16 @@ TEST(Node, ARestartedMemberCatchesUpThroughASnapshot) {
   EXPECT_TRUE(c.converged(expected));
 }
 
-TEST(Node, StopUnderLoadCompletesEveryRequestAndLosesNothingAcknowledged) {
-  Cluster c;
+TEST(Node, ARestartedMemberCatchesUpThroughASnapshot) {
+  restarted_member_catches_up_through_a_snapshot("lmdb");
+}
+
+TEST(NodeOnWal, ARestartedMemberCatchesUpThroughASnapshot) {
+  restarted_member_catches_up_through_a_snapshot("wal");
+}
+
+void stop_under_load_loses_nothing_acknowledged(const std::string& storage) {
+  Cluster c({}, storage);
   const std::uint64_t l = c.leader();
   ASSERT_NE(l, 0u);
   std::atomic<bool> go{true};
@@ -548,6 +593,14 @@ TEST(Node, StopUnderLoadCompletesEveryRequestAndLosesNothingAcknowledged) {
       ASSERT_TRUE(map.contains(k)) << "acknowledged " << k << " lost on node " << id;
     }
   }
+}
+
+TEST(Node, StopUnderLoadCompletesEveryRequestAndLosesNothingAcknowledged) {
+  stop_under_load_loses_nothing_acknowledged("lmdb");
+}
+
+TEST(NodeOnWal, StopUnderLoadCompletesEveryRequestAndLosesNothingAcknowledged) {
+  stop_under_load_loses_nothing_acknowledged("wal");
 }
 
 TEST(Node, ALeaderWhoseDiskHangsIsReplaced) {  // PITFALLS #18
