@@ -118,7 +118,9 @@ int report_main(const std::vector<std::string>& args) {
   }
 
   // The floor.
-  double floor_us = 0;
+  // The floor of one durable replicated commit, per skiff storage configuration: one durable
+  // write of that kind plus one loopback round trip.
+  std::map<std::string, double> floor_us;  // configuration -> µs
   std::map<std::string, double> limit_p50;
   if (f.contains("--limits")) {
     out << "### The floor (same run)\n\n| limit | p50 µs | p99 µs |\n| --- | ---: | ---: |\n";
@@ -127,10 +129,14 @@ int report_main(const std::vector<std::string>& args) {
           << fmt(num(r, "p99_us")) << " |\n";
       limit_p50[str(r, "limit")] = num(r, "p50_us");
     }
-    floor_us = limit_p50["lmdb-commit-100b"] + limit_p50["loopback-rtt-64b"];
-    out << "\nFloor of one durable replicated commit = one LMDB durable commit + one loopback "
-           "round trip = **"
-        << fmt(floor_us) << " µs**.\n\n";
+    const double rtt = limit_p50["loopback-rtt-64b"];
+    floor_us["LMDB durable"] = limit_p50["lmdb-commit-100b"] + rtt;
+    floor_us["WAL durable"] = limit_p50["overwrite-4k-fdatasync"] + rtt;
+    out << "\nFloor of one durable replicated commit = one durable write + one loopback round "
+           "trip: **"
+        << fmt(floor_us["LMDB durable"]) << " µs** with LMDB (one LMDB durable commit), **"
+        << fmt(floor_us["WAL durable"])
+        << " µs** with the WAL (one overwrite + fdatasync, what a WAL save is).\n\n";
   }
 
   // The core alone.
@@ -179,8 +185,8 @@ int report_main(const std::vector<std::string>& args) {
         << fmt(num(r, "ops_per_s")) << " | " << fmt(num(r, "p50_us")) << " | "
         << fmt(num(r, "p90_us")) << " | " << fmt(num(r, "p99_us")) << " | "
         << fmt(num(r, "p999_us")) << " | "
-        << (floor_us > 0 && str(r, "config").find("durable") != std::string::npos
-                ? fmt(num(r, "p50_us") / floor_us, 1) + "x"
+        << (skiff && floor_us.contains(str(r, "config")) && floor_us[str(r, "config")] > 0
+                ? fmt(num(r, "p50_us") / floor_us[str(r, "config")], 1) + "x"
                 : std::string())
         << " | " << (has_d ? fmt(num(d->second, "cpu_s_per_1000"), 3) : "") << " | "
         << (has_d ? fmt(num(d->second, "fsyncs_per_commit_per_node"), 3) : "") << " | "
@@ -188,11 +194,15 @@ int report_main(const std::vector<std::string>& args) {
   }
   out << "\n";
 
-  // skiff against each peer at the same point.
-  std::map<std::string, Row> skiff_durable;
+  // skiff against each peer at the same point, for each durable storage configuration.
+  const std::vector<std::pair<std::string, std::string>> durable = {{"LMDB durable", "LMDB"},
+                                                                     {"WAL durable", "WAL"}};
+  std::map<std::string, std::map<std::string, Row>> skiff_durable;  // config -> key -> row
   for (const Row& r : results) {
-    if (str(r, "system") == "skiff" && str(r, "config") == "LMDB durable") {
-      skiff_durable[key(r)] = r;
+    const bool is_durable = std::any_of(durable.begin(), durable.end(),
+                                        [&](const auto& c) { return c.first == str(r, "config"); });
+    if (str(r, "system") == "skiff" && is_durable) {
+      skiff_durable[str(r, "config")][key(r)] = r;
     }
   }
   std::map<std::string, std::map<std::string, Row>> peers;  // system -> key -> row
@@ -202,24 +212,28 @@ int report_main(const std::vector<std::string>& args) {
     }
   }
   if (!peers.empty()) {
-    out << "### skiff (LMDB, durable) against the peers at the same point\n\n"
-           "| peer | nodes | C | peer ops/s | skiff ops/s | throughput skiff/peer | peer p50 µs | "
-           "skiff p50 µs | p50 skiff/peer | peer p99 µs | skiff p99 µs | p99 skiff/peer |\n"
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-           "|\n";
-    for (const auto& [system, rows] : peers) {
-      for (const auto& [k, p] : rows) {
-        const auto s = skiff_durable.find(k);
-        if (s == skiff_durable.end()) {
-          continue;
+    out << "### skiff (durable) against the peers at the same point\n\n"
+           "| skiff storage | peer | nodes | C | peer ops/s | skiff ops/s | throughput skiff/peer | "
+           "peer p50 µs | skiff p50 µs | p50 skiff/peer | peer p99 µs | skiff p99 µs | p99 "
+           "skiff/peer |\n"
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+           "---: |\n";
+    for (const auto& [config, label] : durable) {
+      for (const auto& [system, rows] : peers) {
+        for (const auto& [k, p] : rows) {
+          const auto s = skiff_durable[config].find(k);
+          if (s == skiff_durable[config].end()) {
+            continue;
+          }
+          out << "| " << label << " | " << system << " | " << str(p, "nodes") << " | "
+              << str(p, "concurrency") << " | " << fmt(num(p, "ops_per_s")) << " | "
+              << fmt(num(s->second, "ops_per_s")) << " | "
+              << ratio(num(s->second, "ops_per_s"), num(p, "ops_per_s")) << " | "
+              << fmt(num(p, "p50_us")) << " | " << fmt(num(s->second, "p50_us")) << " | "
+              << ratio(num(s->second, "p50_us"), num(p, "p50_us")) << " | "
+              << fmt(num(p, "p99_us")) << " | " << fmt(num(s->second, "p99_us")) << " | "
+              << ratio(num(s->second, "p99_us"), num(p, "p99_us")) << " |\n";
         }
-        out << "| " << system << " | " << str(p, "nodes") << " | " << str(p, "concurrency") << " | "
-            << fmt(num(p, "ops_per_s")) << " | " << fmt(num(s->second, "ops_per_s")) << " | "
-            << ratio(num(s->second, "ops_per_s"), num(p, "ops_per_s")) << " | "
-            << fmt(num(p, "p50_us")) << " | " << fmt(num(s->second, "p50_us")) << " | "
-            << ratio(num(s->second, "p50_us"), num(p, "p50_us")) << " | " << fmt(num(p, "p99_us"))
-            << " | " << fmt(num(s->second, "p99_us")) << " | "
-            << ratio(num(s->second, "p99_us"), num(p, "p99_us")) << " |\n";
       }
     }
     out << "\n";
@@ -228,23 +242,35 @@ int report_main(const std::vector<std::string>& args) {
   // Memory over the soak.
   std::optional<double> worst_spread;
   if (f.contains("--rss")) {
-    const std::vector<Row> samples = read_csv(f["--rss"]);
+    // One file per soak, comma-separated; a node's row is named after its file
+    // ("results/rss-wal.csv" gives "wal node1_rss_mib").
     std::map<std::string, std::pair<double, double>> range;  // after the first 30 s
     double last_t = 0;
-    for (const Row& r : samples) {
-      last_t = std::max(last_t, num(r, "seconds"));
-      if (num(r, "seconds") < 30) {
-        continue;
+    const std::string files = f["--rss"];
+    for (std::size_t at = 0; at < files.size();) {
+      const std::size_t comma = std::min(files.find(',', at), files.size());
+      const std::string file = files.substr(at, comma - at);
+      at = comma + 1;
+      std::string label = file.substr(file.find_last_of('/') + 1);
+      label = label.substr(0, label.find('.'));
+      if (label.rfind("rss-", 0) == 0) {
+        label = label.substr(4);
       }
-      for (const auto& [col, v] : r) {
-        if (col == "seconds") {
+      for (const Row& r : read_csv(file)) {
+        last_t = std::max(last_t, num(r, "seconds"));
+        if (num(r, "seconds") < 30) {
           continue;
         }
-        const double x = num(r, col);
-        auto [it, fresh] = range.emplace(col, std::make_pair(x, x));
-        if (!fresh) {
-          it->second.first = std::min(it->second.first, x);
-          it->second.second = std::max(it->second.second, x);
+        for (const auto& [col, v] : r) {
+          if (col == "seconds") {
+            continue;
+          }
+          const double x = num(r, col);
+          auto [it, fresh] = range.emplace(label + " " + col, std::make_pair(x, x));
+          if (!fresh) {
+            it->second.first = std::min(it->second.first, x);
+            it->second.second = std::max(it->second.second, x);
+          }
         }
       }
     }
@@ -283,14 +309,10 @@ int report_main(const std::vector<std::string>& args) {
     verdict("core, 256 entries in one proposal ≤ 0.37 µs per entry", fmt(*batched, 3) + " µs",
             *batched <= 0.37);
   }
-  // skiff's durable point, or a peer's best at that point over its configurations (the
-  // comparison is against the strongest figure a peer showed): `better` picks it.
-  auto point = [&](const std::string& system, const std::string& k,
-                   const std::function<bool(const Row&, const Row&)>& better) -> const Row* {
-    if (system == "skiff") {
-      const auto it = skiff_durable.find(k);
-      return it == skiff_durable.end() ? nullptr : &it->second;
-    }
+  // A peer's best at a point over its configurations (the comparison is against the strongest
+  // figure a peer showed): `better` picks it.
+  auto peer_point = [&](const std::string& system, const std::string& k,
+                        const std::function<bool(const Row&, const Row&)>& better) -> const Row* {
     const Row* best = nullptr;
     for (const auto& [name, rows] : peers) {
       if (name.rfind(system + " (", 0) != 0) {
@@ -312,35 +334,41 @@ int report_main(const std::vector<std::string>& args) {
   const auto steadier = [](const Row& a, const Row& b) {
     return num(a, "p99_us") < num(b, "p99_us");
   };
-  const Row* s1 = point("skiff", "3/1/100", quicker);
-  const Row* c1 = point("canonical-raft", "3/1/100", quicker);
-  if (s1 != nullptr && c1 != nullptr) {
-    verdict("durable 3 nodes, 1 proposer: p50 ≤ canonical/raft's",
-            fmt(num(*s1, "p50_us")) + " µs vs " + fmt(num(*c1, "p50_us")) + " µs",
-            num(*s1, "p50_us") <= num(*c1, "p50_us"));
-  }
-  const Row* s256 = point("skiff", "3/256/100", faster);
-  const Row* c256 = point("canonical-raft", "3/256/100", faster);
-  const Row* c256_p99 = point("canonical-raft", "3/256/100", steadier);
-  const Row* e256 = point("etcd", "3/256/100", faster);
-  if (s256 != nullptr && c256 != nullptr) {
-    verdict("256 proposers: throughput ≥ 1.5x canonical/raft's",
-            ratio(num(*s256, "ops_per_s"), num(*c256, "ops_per_s")),
-            num(*s256, "ops_per_s") >= 1.5 * num(*c256, "ops_per_s"));
-    verdict("256 proposers: p99 below canonical/raft's",
-            fmt(num(*s256, "p99_us")) + " µs vs " + fmt(num(*c256_p99, "p99_us")) + " µs",
-            num(*s256, "p99_us") < num(*c256_p99, "p99_us"));
-  }
-  if (s256 != nullptr && e256 != nullptr) {
-    verdict("256 proposers: throughput ≥ 5x etcd's",
-            ratio(num(*s256, "ops_per_s"), num(*e256, "ops_per_s")),
-            num(*s256, "ops_per_s") >= 5 * num(*e256, "ops_per_s"));
-  }
-  if (s256 != nullptr) {
-    const auto d = details.find("LMDB durable|3/256/100");
+  const Row* c1 = peer_point("canonical-raft", "3/1/100", quicker);
+  const Row* c256 = peer_point("canonical-raft", "3/256/100", faster);
+  const Row* c256_p99 = peer_point("canonical-raft", "3/256/100", steadier);
+  const Row* e256 = peer_point("etcd", "3/256/100", faster);
+  for (const auto& [config, label] : durable) {
+    const auto& points = skiff_durable[config];
+    const auto s1 = points.find("3/1/100");
+    const auto s256 = points.find("3/256/100");
+    const std::string with = " (skiff on " + label + ")";
+    if (s1 != points.end() && c1 != nullptr) {
+      verdict("durable 3 nodes, 1 proposer: p50 ≤ canonical/raft's" + with,
+              fmt(num(s1->second, "p50_us")) + " µs vs " + fmt(num(*c1, "p50_us")) + " µs",
+              num(s1->second, "p50_us") <= num(*c1, "p50_us"));
+    }
+    if (s256 == points.end()) {
+      continue;
+    }
+    const Row& r256 = s256->second;
+    if (c256 != nullptr) {
+      verdict("256 proposers: throughput ≥ 1.5x canonical/raft's" + with,
+              ratio(num(r256, "ops_per_s"), num(*c256, "ops_per_s")),
+              num(r256, "ops_per_s") >= 1.5 * num(*c256, "ops_per_s"));
+      verdict("256 proposers: p99 below canonical/raft's" + with,
+              fmt(num(r256, "p99_us")) + " µs vs " + fmt(num(*c256_p99, "p99_us")) + " µs",
+              num(r256, "p99_us") < num(*c256_p99, "p99_us"));
+    }
+    if (e256 != nullptr) {
+      verdict("256 proposers: throughput ≥ 5x etcd's" + with,
+              ratio(num(r256, "ops_per_s"), num(*e256, "ops_per_s")),
+              num(r256, "ops_per_s") >= 5 * num(*e256, "ops_per_s"));
+    }
+    const auto d = details.find(config + "|3/256/100");
     if (d != details.end()) {
       const double fs = num(d->second, "fsyncs_per_commit_per_node");
-      verdict("256 proposers: fsyncs per commit far below one", fmt(fs, 3), fs < 0.1);
+      verdict("256 proposers: fsyncs per commit far below one" + with, fmt(fs, 3), fs < 0.1);
     }
   }
   if (worst_spread) {
