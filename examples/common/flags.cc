@@ -107,6 +107,11 @@ Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args,
         return invalid("--data-dir must not be empty");
       }
       f.data_dir = value;
+    } else if (flag == "--storage") {
+      if (value != "lmdb" && value != "wal") {
+        return invalid("--storage: \"" + value + "\" is not lmdb or wal");
+      }
+      f.storage = value;
     } else if (flag == "--tick-ms") {
       auto v = parse_number(value, flag, 1, 10000);
       if (!v.ok()) {
@@ -187,6 +192,7 @@ std::string serve_usage(std::string_view program) {
   const std::string p(program);
   return "usage: " + p +
          " serve --id N --peers 1=HOST:PORT,2=HOST:PORT,... --http HOST:PORT --data-dir DIR\n"
+         "       [--storage lmdb|wal]\n"
          "       [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1]"
          " [--join]\n"
          "       [--request-timeout-ms 5000] [--snapshot-entries 10000]"

@@ -3,7 +3,7 @@
 // errors that name the flag and the value.
 //
 //   serve --id N --peers 1=127.0.0.1:7101,2=127.0.0.1:7102,3=127.0.0.1:7103
-//         --http 127.0.0.1:8101 --data-dir DIR
+//         --http 127.0.0.1:8101 --data-dir DIR [--storage lmdb|wal]
 //         [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1] [--join]
 //         [--request-timeout-ms 5000] [--snapshot-entries 10000] [--log-level info]
 //         plus the flags a service declares (ServeFlags::extra)
@@ -31,6 +31,9 @@ struct ServeFlags {
   /// Where the HTTP API listens ("host:port").
   std::string http;
   std::string data_dir;
+  /// The log's storage adapter under data_dir: "lmdb" (LmdbStorage) or "wal" (WalStorage, one
+  /// flush per commit: lower latency; docs/storage.md).
+  std::string storage = "lmdb";
   std::chrono::milliseconds tick{10};
   std::uint32_t election_ticks = 10;
   std::uint32_t heartbeat_ticks = 1;

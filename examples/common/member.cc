@@ -5,7 +5,11 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <mutex>
+
+#include "skiff/storage/lmdb_storage.h"
+#include "skiff/storage/wal_storage.h"
 
 namespace skiff::examples {
 namespace {
@@ -36,6 +40,44 @@ class StderrLogger final : public Logger {
   std::mutex mu_;
 };
 
+// The adapter --storage names, refusing a directory the other one wrote: opening it would
+// start an empty log, a member that lost its data.
+Result<std::unique_ptr<Storage>> open_storage(const ServeFlags& flags, const ConfState& bootstrap) {
+  std::error_code ec;
+  const bool has_lmdb = std::filesystem::exists(flags.data_dir + "/data.mdb", ec);
+  bool has_wal = false;
+  for (const auto& e : std::filesystem::directory_iterator(flags.data_dir, ec)) {
+    has_wal = has_wal || e.path().filename().string().rfind("wal-", 0) == 0;
+  }
+  if ((flags.storage == "wal" && has_lmdb) || (flags.storage == "lmdb" && has_wal)) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  flags.data_dir + " holds a log written with --storage " +
+                      (has_lmdb ? "lmdb" : "wal") + ", not " + flags.storage);
+  }
+  if (flags.storage == "wal") {
+    WalOptions wo;
+    wo.path = flags.data_dir;
+    wo.cluster_id = flags.cluster_id;
+    wo.node_id = flags.id;
+    wo.bootstrap = bootstrap;
+    auto s = WalStorage::open(wo);
+    if (!s.ok()) {
+      return s.status();
+    }
+    return std::unique_ptr<Storage>(std::move(*s));
+  }
+  LmdbOptions lo;
+  lo.path = flags.data_dir;
+  lo.cluster_id = flags.cluster_id;
+  lo.node_id = flags.id;
+  lo.bootstrap = bootstrap;
+  auto s = LmdbStorage::open(lo);
+  if (!s.ok()) {
+    return s.status();
+  }
+  return std::unique_ptr<Storage>(std::move(*s));
+}
+
 }  // namespace
 
 std::shared_ptr<Logger> stderr_logger(LogLevel min) {
@@ -48,16 +90,13 @@ Result<std::unique_ptr<Member>> Member::start(const ServeFlags& flags, StateMach
   if (!logger) {
     logger = stderr_logger(flags.log_level);
   }
-  LmdbOptions lo;
-  lo.path = flags.data_dir;
-  lo.cluster_id = flags.cluster_id;
-  lo.node_id = flags.id;
+  ConfState bootstrap;
   if (!flags.join) {
     for (const auto& [id, address] : flags.peers) {
-      lo.bootstrap.voters.push_back(id);
+      bootstrap.voters.push_back(id);
     }
   }
-  auto storage = LmdbStorage::open(lo);
+  auto storage = open_storage(flags, bootstrap);
   if (!storage.ok()) {
     return Status(storage.status().code(), "storage: " + storage.status().message());
   }

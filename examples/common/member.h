@@ -1,6 +1,6 @@
-// A member of an example service (internal to the examples): the node runtime with LMDB
-// storage under --data-dir and the TCP transport on this node's --peers address, built from
-// the serve flags (flags.h).
+// A member of an example service (internal to the examples): the node runtime with LMDB or
+// WAL storage (--storage) under --data-dir and the TCP transport on this node's --peers
+// address, built from the serve flags (flags.h).
 #pragma once
 
 #include <memory>
@@ -9,7 +9,7 @@
 #include "skiff/logger.h"
 #include "skiff/node/node.h"
 #include "skiff/node/state_machine.h"
-#include "skiff/storage/lmdb_storage.h"
+#include "skiff/storage.h"
 #include "skiff/transport/asio_transport.h"
 
 namespace skiff::examples {
@@ -20,7 +20,8 @@ std::shared_ptr<Logger> stderr_logger(LogLevel min);
 class Member {
  public:
   /// Opens the storage (founding the cluster of --peers on first start, or waiting to be
-  /// added with --join), binds the transport and starts the node. Errors name what failed.
+  /// added with --join), binds the transport and starts the node. Errors name what failed; a
+  /// data directory written by the other adapter is refused, never started afresh.
   /// Logs to stderr at --log-level unless `logger` is given.
   static Result<std::unique_ptr<Member>> start(const ServeFlags& flags, StateMachine& sm,
                                                std::shared_ptr<Logger> logger = nullptr);
@@ -34,7 +35,7 @@ class Member {
 
  private:
   Member() = default;
-  std::unique_ptr<LmdbStorage> storage_;
+  std::unique_ptr<Storage> storage_;
   std::unique_ptr<AsioTransport> transport_;
   std::unique_ptr<Node> node_;
 };

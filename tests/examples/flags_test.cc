@@ -29,10 +29,11 @@ TEST(ServeFlags, ParsesAndKeepsDefaults) {
   EXPECT_EQ(f->election_ticks, 10u);
   EXPECT_EQ(f->heartbeat_ticks, 1u);
   EXPECT_FALSE(f->join);
+  EXPECT_EQ(f->storage, "lmdb");
 
   std::vector<std::string> more = good();
   for (const char* a : {"--tick-ms", "5", "--election-ticks", "20", "--heartbeat-ticks", "2",
-                        "--cluster-id", "9", "--join"}) {
+                        "--cluster-id", "9", "--join", "--storage", "wal"}) {
     more.emplace_back(a);
   }
   f = parse_serve_flags(more);
@@ -42,6 +43,7 @@ TEST(ServeFlags, ParsesAndKeepsDefaults) {
   EXPECT_EQ(f->heartbeat_ticks, 2u);
   EXPECT_EQ(f->cluster_id, 9u);
   EXPECT_TRUE(f->join);
+  EXPECT_EQ(f->storage, "wal");
 }
 
 TEST(ServeFlags, MistakesAreRefusedByName) {
@@ -60,6 +62,7 @@ TEST(ServeFlags, MistakesAreRefusedByName) {
       {{"--peers", "1:127.0.0.1:7101"}, "is not ID=host:port"},
       {{"--peers", "1=127.0.0.1:7101"}, "must list this node (--id 2)"},
       {{"--bogus", "1"}, "unknown flag --bogus"},
+      {{"--storage", "rocks"}, "--storage: \"rocks\" is not lmdb or wal"},
       {{"--data-dir"}, "--data-dir needs a value"},
       {{"stray"}, "unexpected argument \"stray\""},
   };

@@ -143,5 +143,39 @@ TEST(Member, FoundsAClusterAndTakesWritesOnAnyMember) {
       << refused.status().to_string();
 }
 
+TEST(Member, FoundsAClusterOnTheWalAndRefusesToReopenItWithLmdb) {
+  test::TempDir dir("skiff-member");
+  std::map<NodeId, std::string> peers;
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    peers[NodeId{id}] = "127.0.0.1:" + std::to_string(free_port());
+  }
+  Counter counters[4];
+  std::unique_ptr<Member> members[4];
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    ServeFlags f = flags_for(id, peers, dir.path());
+    f.storage = "wal";
+    auto m = Member::start(f, counters[id]);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    members[id] = std::move(*m);
+  }
+  Result<Bytes> r = Status(ErrorCode::kUnavailable, "");
+  ASSERT_TRUE(eventually([&] {
+    r = members[1]->node().propose(Bytes("7")).get();
+    return r.ok();
+  })) << r.status().to_string();
+  ASSERT_TRUE(eventually([&] { return counters[2].value() == 7 && counters[3].value() == 7; }));
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    members[id]->stop();
+    members[id].reset();
+  }
+  // The same directory with the other adapter would be an empty log: refused, naming both.
+  Counter unused;
+  auto refused = Member::start(flags_for(1, peers, dir.path()), unused);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("holds a log written with --storage wal, not lmdb"),
+            std::string::npos)
+      << refused.status().to_string();
+}
+
 }  // namespace
 }  // namespace skiff::examples
