@@ -14,6 +14,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "storage/internal/files.h"
 #include "storage/internal/record.h"
 
 namespace skiff {
@@ -28,15 +29,10 @@ constexpr std::string_view kMagic = "SKSNAP01";
 constexpr std::string_view kSuffix = ".snap";
 constexpr std::string_view kTmpPrefix = ".tmp-";
 
-template <typename... Args>
-std::string cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
+using storage_internal::cat;
 
 Status io_error(const std::string& what) {
-  return Status(ErrorCode::kStorage, cat("snapshot store: ", what, ": ", std::strerror(errno)));
+  return storage_internal::errno_error("snapshot store", what);
 }
 
 std::string file_name(EntryId id) {
@@ -104,13 +100,7 @@ ssize_t read_up_to(int fd, char* buf, std::size_t n) {
 }
 
 Status fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return io_error(cat("opening ", dir));
-  }
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? Status() : io_error(cat("syncing ", dir));
+  return storage_internal::fsync_dir(dir, "snapshot store");
 }
 
 class FileWriter final : public SnapshotStore::Writer {
@@ -308,17 +298,10 @@ Result<std::unique_ptr<SnapshotStore>> SnapshotStore::open(const SnapshotStoreOp
     return Status(ErrorCode::kInvalidArgument,
                   "snapshot store: the directory must be set and keep at least 1");
   }
+  if (Status s = storage_internal::ensure_directory(options.dir, "snapshot store"); !s.ok()) {
+    return s;
+  }
   std::error_code ec;
-  const auto status = std::filesystem::status(options.dir, ec);
-  if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
-    return Status(ErrorCode::kInvalidArgument,
-                  cat("snapshot store: ", options.dir, " is not a directory"));
-  }
-  std::filesystem::create_directories(options.dir, ec);
-  if (ec) {
-    return Status(ErrorCode::kStorage,
-                  cat("snapshot store: cannot create ", options.dir, ": ", ec.message()));
-  }
   // A crash while writing leaves a temporary file: it was never a snapshot.
   for (const auto& entry : std::filesystem::directory_iterator(options.dir, ec)) {
     const std::string name = entry.path().filename().string();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "skiff/conf_change.h"
+#include "storage/internal/files.h"
 #include "storage/internal/record.h"
 
 #include <xxhash.h>
@@ -23,6 +24,7 @@
 namespace skiff {
 namespace {
 
+using storage_internal::cat;
 using storage_internal::put_conf;
 using storage_internal::put_u32;
 using storage_internal::put_u64;
@@ -34,13 +36,6 @@ using storage_internal::unseal;
 constexpr std::uint32_t kFormatVersion = 1;
 constexpr char kMetaDb[] = "meta";
 constexpr char kLogDb[] = "log";
-
-template <typename... Args>
-std::string cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
 
 Status lmdb_error(int rc, const std::string& what) {
   const ErrorCode code = rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID
@@ -444,14 +439,8 @@ Result<std::unique_ptr<LmdbStorage>> LmdbStorage::open(const LmdbOptions& o) {
   if (Status s = check_conf_state(o.bootstrap); !s.ok()) {
     return Status(ErrorCode::kInvalidArgument, cat("lmdb: bootstrap ", s.message()));
   }
-  std::error_code ec;
-  const auto status = std::filesystem::status(o.path, ec);
-  if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
-    return Status(ErrorCode::kInvalidArgument, cat("lmdb: ", o.path, " is not a directory"));
-  }
-  std::filesystem::create_directories(o.path, ec);
-  if (ec) {
-    return Status(ErrorCode::kStorage, cat("lmdb: cannot create ", o.path, ": ", ec.message()));
+  if (Status s = storage_internal::ensure_directory(o.path, "lmdb"); !s.ok()) {
+    return s;
   }
   auto impl = std::make_unique<Impl>();
   impl->path = o.path;

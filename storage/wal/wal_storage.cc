@@ -27,6 +27,7 @@
 
 #include "skiff/memory_storage.h"
 #include "skiff/storage/snapshot_store.h"
+#include "storage/internal/files.h"
 #include "storage/internal/record.h"
 
 namespace skiff {
@@ -58,15 +59,10 @@ enum BatchFlags : std::uint8_t {
   kHasHardState = 2,
 };
 
-template <typename... Args>
-std::string cat(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
-}
+using storage_internal::cat;
 
 Status io_error(const std::string& what) {
-  return Status(ErrorCode::kStorage, cat("wal: ", what, ": ", std::strerror(errno)));
+  return storage_internal::errno_error("wal", what);
 }
 
 Status corruption(const std::string& what) {
@@ -116,13 +112,7 @@ bool pwrite_all(int fd, std::string_view data, std::uint64_t offset) {
 }
 
 Status fsync_dir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return io_error(cat("opening ", dir));
-  }
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? Status() : io_error(cat("syncing ", dir));
+  return storage_internal::fsync_dir(dir, "wal");
 }
 
 // Reads a whole file, or its first `limit` bytes.
@@ -905,14 +895,8 @@ Result<std::unique_ptr<WalStorage>> WalStorage::open(const WalOptions& o) {
   if (Status s = check_conf_state(o.bootstrap); !s.ok()) {
     return Status(ErrorCode::kInvalidArgument, cat("wal: bootstrap ", s.message()));
   }
-  std::error_code ec;
-  const auto status = std::filesystem::status(o.path, ec);
-  if (std::filesystem::exists(status) && !std::filesystem::is_directory(status)) {
-    return Status(ErrorCode::kInvalidArgument, cat("wal: ", o.path, " is not a directory"));
-  }
-  std::filesystem::create_directories(o.path, ec);
-  if (ec) {
-    return Status(ErrorCode::kStorage, cat("wal: cannot create ", o.path, ": ", ec.message()));
+  if (Status s = storage_internal::ensure_directory(o.path, "wal"); !s.ok()) {
+    return s;
   }
   auto impl = std::make_unique<Impl>();
   if (Status s = impl->open(o); !s.ok()) {
