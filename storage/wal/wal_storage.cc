@@ -175,6 +175,26 @@ bool write_zeros(int fd, std::uint64_t offset, std::uint64_t size,
   return true;
 }
 
+// Whether the record at `at` of `data` that fails its checks (its frame claiming `len` bytes of
+// body) looks like a write a crash cut short rather than damage: segments are zero-filled before
+// use, so a sector the crash kept from the disk reads as zeros, and some 512-byte sector's part
+// of the record is all zero (etcd's WAL decides torn writes the same way). A flipped byte in a
+// record that was written whole leaves no such sector: that is corruption, reported, so that a
+// damaged disk never silently drops acknowledged entries.
+bool looks_torn(std::string_view data, std::uint64_t at, std::uint64_t len) {
+  constexpr std::uint64_t kSector = 512;
+  const std::uint64_t end = std::min<std::uint64_t>(data.size(), at + kFrameSize + len);
+  for (std::uint64_t from = at; from < end;) {
+    const std::uint64_t to = std::min(end, (from / kSector + 1) * kSector);
+    const std::string_view part = data.substr(from, to - from);
+    if (std::all_of(part.begin(), part.end(), [](char c) { return c == 0; })) {
+      return true;
+    }
+    from = to;
+  }
+  return false;
+}
+
 // A record in its frame, placed at `offset` of segment `seq`.
 std::string frame(std::string_view body, std::uint64_t seq, std::uint64_t offset) {
   std::string out;
@@ -672,6 +692,10 @@ Status WalStorage::Impl::recover(std::vector<std::uint64_t> seqs) {
     fr.u64(sum);
     if (len == 0 || head.size() < kFrameSize + len ||
         sum != XXH3_64bits_withSeed(head.data() + kFrameSize, len, record_seed(seqs.back(), 0))) {
+      if (!looks_torn(head, 0, len)) {
+        return corruption(cat(dir, "/", segment_name(seqs.back()),
+                              ": the header fails its checksum and is not a write a crash tore"));
+      }
       if (::unlink(path_of(seqs.back()).c_str()) != 0) {
         return io_error(cat("removing ", path_of(seqs.back())));
       }
@@ -704,6 +728,10 @@ Status WalStorage::Impl::recover(std::vector<std::uint64_t> seqs) {
               XXH3_64bits_withSeed(buf.data() + at + kFrameSize, len, record_seed(seqs[k], at))) {
         if (!last_segment) {
           return corruption(cat(dir, "/", where, ": a record fails its checksum"));
+        }
+        if (!looks_torn(buf, at, len)) {
+          return corruption(cat(dir, "/", where,
+                                ": a record fails its checksum and is not a write a crash tore"));
         }
         torn = true;  // a write the crash tore: never acknowledged
         break;

@@ -12,8 +12,9 @@
 //   snapshots/       the snapshot files (skiff/storage/snapshot_store.h), at most two.
 //   LOCK             flock()ed while open: one WalStorage per directory.
 //
-// A record: u32 body length, u64 xxh3 of the body seeded with the segment's sequence number and
-// the record's offset (a record copied elsewhere does not check), then the body: u8 type and
+// A record: u32 body length, u64 xxh3 (64-bit) of the body with the seed
+// seq * 0x9E3779B97F4A7C15 ^ offset (the segment's sequence number and the record's offset in
+// it, so a record copied elsewhere does not check), then the body: u8 type and
 //   1 header   magic "SKIFFWAL", u32 format, u64 cluster id, u64 node id, u64 incarnation,
 //              u64 seq, the hard state (3 u64), the bootstrap membership, the snapshot (u64
 //              index, u64 term; 0 if none), the compaction point (u64 index, u64 term) and the
@@ -24,11 +25,14 @@
 //              entry u64 term, u8 type, u64 length, data]. One WriteBatch: all or nothing.
 //   3 snapshot u64 index, u64 term: a snapshot the application took (create_snapshot).
 //
-// Integers little-endian. Recovery replays the segments in order. A bad record at the end of
-// the last segment is a write a crash tore (it was never acknowledged: a synced save returns
-// only after its fdatasync); the tail is zeroed and writing resumes there. A bad record anywhere
-// else is kCorruption naming the segment and offset. Segments whose entries are all compacted
-// are deleted. Snapshot data goes to its own file, durable before the record naming it.
+// Integers little-endian. Recovery replays the segments in order. A record that fails its
+// checks at the end of the newest segment, with some 512-byte sector of it reading all zeros, is
+// a write a crash tore (never acknowledged: a synced save returns only after its fdatasync; the
+// segment was zero-filled, so sectors the crash kept from the disk read as zeros); the tail is
+// cut and zeroed and writing resumes there. A bad record without such a sector (a flipped byte)
+// or anywhere else is kCorruption naming the segment and offset: acknowledged entries are never
+// dropped silently. Segments whose entries are all compacted are deleted. Snapshot data goes to
+// its own file, durable before the record naming it.
 #pragma once
 
 #include <cstdint>
