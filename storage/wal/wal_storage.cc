@@ -29,360 +29,41 @@
 #include "skiff/storage/snapshot_store.h"
 #include "storage/internal/files.h"
 #include "storage/internal/record.h"
+#include "storage/wal/format.h"
 
 namespace skiff {
-namespace {
-
-using storage_internal::put_conf;
-using storage_internal::put_u32;
-using storage_internal::put_u64;
-using storage_internal::read_conf;
-using storage_internal::Reader;
-
-constexpr std::string_view kMagic = "SKIFFWAL";
-constexpr std::uint32_t kFormatVersion = 1;
-constexpr std::uint64_t kMinSegmentSize = std::uint64_t{64} << 10;
-// A record's frame: u32 body length, u64 checksum.
-constexpr std::uint64_t kFrameSize = 12;
-constexpr std::uint64_t kMaxBody = 0xffffffffU;
-constexpr std::string_view kSegmentPrefix = "wal-";
-constexpr std::string_view kTmpPrefix = ".tmp-wal-";
-
-enum RecordType : std::uint8_t {
-  kHeaderRecord = 1,
-  kBatchRecord = 2,
-  kSnapshotRecord = 3,
-};
-
-enum BatchFlags : std::uint8_t {
-  kHasSnapshot = 1,
-  kHasHardState = 2,
-};
 
 using storage_internal::cat;
+using storage_internal::put_u64;
+using storage_internal::Reader;
+using wal_internal::corruption;
+using wal_internal::encode_batch;
+using wal_internal::encode_header;
+using wal_internal::frame;
+using wal_internal::Header;
+using wal_internal::io_error;
+using wal_internal::kBatchRecord;
+using wal_internal::kFrameSize;
+using wal_internal::kHeaderRecord;
+using wal_internal::kMaxBody;
+using wal_internal::kMinSegmentSize;
+using wal_internal::kSnapshotRecord;
+using wal_internal::kTmpPrefix;
+using wal_internal::looks_torn;
+using wal_internal::parse_header;
+using wal_internal::parse_segment_name;
+using wal_internal::put_entry_id;
+using wal_internal::pwrite_all;
+using wal_internal::read_file;
+using wal_internal::record_seed;
+using wal_internal::Replay;
+using wal_internal::segment_name;
+using wal_internal::write_zeros;
 
-Status io_error(const std::string& what) {
-  return storage_internal::errno_error("wal", what);
-}
+namespace {
 
-Status corruption(const std::string& what) {
-  return Status(ErrorCode::kCorruption, cat("wal: ", what));
-}
-
-std::uint64_t record_seed(std::uint64_t seq, std::uint64_t offset) {
-  return (seq * 0x9E3779B97F4A7C15ULL) ^ offset;
-}
-
-std::string segment_name(std::uint64_t seq) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(seq));
-  return std::string(kSegmentPrefix) + buf;
-}
-
-// Parses "wal-<16 hex digits>"; false for any other name.
-bool parse_segment_name(const std::string& name, std::uint64_t& seq) {
-  if (name.size() != kSegmentPrefix.size() + 16 || name.rfind(kSegmentPrefix, 0) != 0) {
-    return false;
-  }
-  seq = 0;
-  for (std::size_t k = kSegmentPrefix.size(); k < name.size(); ++k) {
-    const char c = name[k];
-    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (digit < 0) {
-      return false;
-    }
-    seq = (seq << 4) | static_cast<std::uint64_t>(digit);
-  }
-  return true;
-}
-
-bool pwrite_all(int fd, std::string_view data, std::uint64_t offset) {
-  while (!data.empty()) {
-    const ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return true;
-}
-
-Status fsync_dir(const std::string& dir) {
+Status wal_fsync_dir(const std::string& dir) {
   return storage_internal::fsync_dir(dir, "wal");
-}
-
-// Reads a whole file, or its first `limit` bytes.
-Status read_file(const std::string& path, std::string& out, std::uint64_t limit = UINT64_MAX) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return io_error(cat("opening ", path));
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const Status s = io_error(cat("reading ", path));
-    ::close(fd);
-    return s;
-  }
-  out.assign(static_cast<std::size_t>(std::min<std::uint64_t>(limit, st.st_size)), '\0');
-  std::size_t got = 0;
-  while (got < out.size()) {
-    const ssize_t n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      const Status s = n < 0 ? io_error(cat("reading ", path))
-                             : Status(ErrorCode::kStorage, cat("wal: ", path, " shrank"));
-      ::close(fd);
-      return s;
-    }
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return Status();
-}
-
-// Writes `size` zero bytes at `offset` of `fd`, syncing after every MiB: a fill that builds up
-// a larger burst of dirty pages delays the log's own fdatasync behind it (syncing every 8 MiB
-// instead took the WAL's p99.9 commit latency at 256 proposers from 7-11 ms to 17-20 ms in
-// skiff-bench; bench/RESULTS.md). `stop` is polled between chunks.
-bool write_zeros(int fd, std::uint64_t offset, std::uint64_t size,
-                 const std::atomic<bool>* stop = nullptr) {
-  static const std::string zeros(std::size_t{1} << 20, '\0');
-  std::uint64_t since_sync = 0;
-  while (size > 0) {
-    if (stop != nullptr && stop->load()) {
-      return false;
-    }
-    const std::uint64_t n = std::min<std::uint64_t>(size, zeros.size());
-    if (!pwrite_all(fd, std::string_view(zeros.data(), n), offset)) {
-      return false;
-    }
-    offset += n;
-    size -= n;
-    since_sync += n;
-    if (since_sync >= zeros.size()) {
-      if (::fdatasync(fd) != 0) {
-        return false;
-      }
-      since_sync = 0;
-    }
-  }
-  return true;
-}
-
-// Whether the record at `at` of `data` that fails its checks (its frame claiming `len` bytes of
-// body) looks like a write a crash cut short rather than damage: segments are zero-filled before
-// use, so a sector the crash kept from the disk reads as zeros, and some 512-byte sector's part
-// of the record is all zero (etcd's WAL decides torn writes the same way). A flipped byte in a
-// record that was written whole leaves no such sector: that is corruption, reported, so that a
-// damaged disk never silently drops acknowledged entries.
-bool looks_torn(std::string_view data, std::uint64_t at, std::uint64_t len) {
-  constexpr std::uint64_t kSector = 512;
-  const std::uint64_t end = std::min<std::uint64_t>(data.size(), at + kFrameSize + len);
-  for (std::uint64_t from = at; from < end;) {
-    const std::uint64_t to = std::min(end, (from / kSector + 1) * kSector);
-    const std::string_view part = data.substr(from, to - from);
-    if (std::all_of(part.begin(), part.end(), [](char c) { return c == 0; })) {
-      return true;
-    }
-    from = to;
-  }
-  return false;
-}
-
-// A record in its frame, placed at `offset` of segment `seq`.
-std::string frame(std::string_view body, std::uint64_t seq, std::uint64_t offset) {
-  std::string out;
-  out.reserve(kFrameSize + body.size());
-  put_u32(out, static_cast<std::uint32_t>(body.size()));
-  put_u64(out, XXH3_64bits_withSeed(body.data(), body.size(), record_seed(seq, offset)));
-  out.append(body);
-  return out;
-}
-
-// What a segment's header record says.
-struct Header {
-  std::uint64_t cluster_id = 0;
-  std::uint64_t node_id = 0;
-  std::uint64_t incarnation = 0;
-  std::uint64_t seq = 0;
-  HardState hard_state;
-  ConfState bootstrap;
-  EntryId snapshot;
-  EntryId compacted;
-  Index last;
-};
-
-std::string encode_header(const Header& h) {
-  std::string out;
-  out.push_back(static_cast<char>(kHeaderRecord));
-  out.append(kMagic);
-  put_u32(out, kFormatVersion);
-  put_u64(out, h.cluster_id);
-  put_u64(out, h.node_id);
-  put_u64(out, h.incarnation);
-  put_u64(out, h.seq);
-  put_u64(out, h.hard_state.term.value);
-  put_u64(out, h.hard_state.vote.value);
-  put_u64(out, h.hard_state.commit.value);
-  put_conf(out, h.bootstrap);
-  put_u64(out, h.snapshot.index.value);
-  put_u64(out, h.snapshot.term.value);
-  put_u64(out, h.compacted.index.value);
-  put_u64(out, h.compacted.term.value);
-  put_u64(out, h.last.value);
-  return out;
-}
-
-void put_entry_id(std::string& out, EntryId id) {
-  put_u64(out, id.index.value);
-  put_u64(out, id.term.value);
-}
-
-bool read_entry_id(Reader& r, EntryId& id) {
-  std::uint64_t index = 0;
-  std::uint64_t term = 0;
-  if (!r.u64(index) || !r.u64(term)) {
-    return false;
-  }
-  id = EntryId{Term{term}, Index{index}};
-  return true;
-}
-
-bool read_hard_state(Reader& r, HardState& hs) {
-  std::uint64_t term = 0;
-  std::uint64_t vote = 0;
-  std::uint64_t commit = 0;
-  if (!r.u64(term) || !r.u64(vote) || !r.u64(commit)) {
-    return false;
-  }
-  hs = HardState{Term{term}, NodeId{vote}, Index{commit}};
-  return true;
-}
-
-// The state a replay rebuilds, record by record. Segments whose entries were all compacted
-// may be gone, so the oldest segment left may start with entries before it unknown: then
-// `base_known` is false until a snapshot replaces the log, and at the end the oldest entry
-// recovered becomes the compaction point.
-struct Replay {
-  Header header;
-  bool base_known = true;
-  EntryId base;  // the entry before entries.front(), when base_known
-  Index lo{1};   // index of entries.front()
-  Index last;    // the log's last index (entries may not reach down to the base)
-  std::vector<Entry> entries;
-
-  Status apply_header(const Header& h, bool first, const std::string& where) {
-    if (first) {
-      header = h;
-      base_known = h.last == h.compacted.index;
-      base = h.compacted;
-      lo = Index{h.last.value + 1};
-      last = h.last;
-      return Status();
-    }
-    if (h.incarnation != header.incarnation || h.last != last ||
-        h.snapshot.index != header.snapshot.index) {
-      return corruption(cat(where, ": the header does not continue the segment before it"));
-    }
-    header.hard_state = h.hard_state;
-    return Status();
-  }
-
-  Status apply_batch(Reader& r, const std::string& where) {
-    std::uint8_t flags = 0;
-    if (!r.u8(flags) || flags > (kHasSnapshot | kHasHardState)) {
-      return corruption(cat(where, ": bad batch flags"));
-    }
-    if ((flags & kHasSnapshot) != 0) {
-      EntryId snap;
-      if (!read_entry_id(r, snap) || snap.index < header.snapshot.index) {
-        return corruption(cat(where, ": bad snapshot in a batch"));
-      }
-      header.snapshot = snap;
-      base_known = true;
-      base = snap;
-      entries.clear();
-      lo = Index{snap.index.value + 1};
-      last = snap.index;
-    }
-    HardState hs = header.hard_state;
-    if ((flags & kHasHardState) != 0 && !read_hard_state(r, hs)) {
-      return corruption(cat(where, ": bad hard state in a batch"));
-    }
-    std::uint64_t count = 0;
-    std::uint64_t first = 0;
-    if (!r.u64(count) || count > r.left() / 17 || (count > 0 && !r.u64(first))) {
-      return corruption(cat(where, ": bad entry count"));
-    }
-    if (count > 0) {
-      if (first == 0 || first > last.value + 1 || (base_known && first <= base.index.value)) {
-        return corruption(
-            cat(where, ": entries from ", first, " do not follow the log ending at ", last.value));
-      }
-      if (first >= lo.value) {
-        entries.resize(first - lo.value);
-      } else {
-        entries.clear();  // replaces everything recovered, and what came before is unknown
-        lo = Index{first};
-      }
-      for (std::uint64_t k = 0; k < count; ++k) {
-        std::uint64_t term = 0;
-        std::uint8_t type = 0;
-        std::uint64_t len = 0;
-        std::string_view data;
-        if (!r.u64(term) || !r.u8(type) || type > 2 || !r.u64(len) || !r.bytes(len, data)) {
-          return corruption(cat(where, ": bad entry ", first + k));
-        }
-        entries.push_back(Entry{Term{term}, Index{first + k}, static_cast<EntryType>(type),
-                                Bytes::copy_of(data)});
-      }
-      last = Index{first + count - 1};
-    }
-    header.hard_state = hs;
-    return r.left() == 0 ? Status() : corruption(cat(where, ": trailing bytes in a batch"));
-  }
-
-  Status apply_snapshot_taken(Reader& r, const std::string& where) {
-    EntryId snap;
-    if (!read_entry_id(r, snap) || r.left() != 0 || snap.index < header.snapshot.index ||
-        snap.index > last) {
-      return corruption(cat(where, ": bad snapshot record"));
-    }
-    if (snap.index >= lo && snap.index.value < lo.value + entries.size() &&
-        entries[snap.index.value - lo.value].term != snap.term) {
-      return corruption(cat(where, ": the snapshot's term does not match the log"));
-    }
-    header.snapshot = snap;
-    return Status();
-  }
-};
-
-Status parse_header(Reader& r, Header& h, const std::string& where) {
-  std::string_view magic;
-  std::uint32_t format = 0;
-  if (!r.bytes(kMagic.size(), magic) || magic != kMagic || !r.u32(format)) {
-    return corruption(cat(where, ": not a skiff WAL segment"));
-  }
-  if (format != kFormatVersion) {
-    return Status(ErrorCode::kFailedPrecondition,
-                  cat("wal: ", where, " has format version ", format, "; this build reads version ",
-                      kFormatVersion));
-  }
-  std::uint64_t last = 0;
-  if (!r.u64(h.cluster_id) || !r.u64(h.node_id) || !r.u64(h.incarnation) || !r.u64(h.seq) ||
-      !read_hard_state(r, h.hard_state) || !read_conf(r, h.bootstrap) ||
-      !read_entry_id(r, h.snapshot) || !read_entry_id(r, h.compacted) || !r.u64(last) ||
-      r.left() != 0) {
-    return corruption(cat(where, ": bad header"));
-  }
-  h.last = Index{last};
-  return Status();
 }
 
 }  // namespace
@@ -507,7 +188,7 @@ void WalStorage::Impl::prepare_loop() {
         s = io_error(cat("renaming ", tmp));
       }
       if (s.ok()) {
-        s = fsync_dir(dir);
+        s = wal_fsync_dir(dir);
       }
     }
     lock.lock();
@@ -653,11 +334,11 @@ Status WalStorage::Impl::create_new() {
   if (::rename(tmp.c_str(), path_of(seq).c_str()) != 0) {
     return io_error(cat("renaming ", tmp));
   }
-  if (Status s = fsync_dir(dir); !s.ok()) {
+  if (Status s = wal_fsync_dir(dir); !s.ok()) {
     return s;
   }
   const std::string parent = std::filesystem::path(dir).parent_path().string();
-  if (Status s = fsync_dir(parent.empty() ? "." : parent); !s.ok()) {
+  if (Status s = wal_fsync_dir(parent.empty() ? "." : parent); !s.ok()) {
     return s;
   }
   segments.push_back(Segment{seq, Index{0}});
@@ -1003,33 +684,7 @@ Status WalStorage::save(const WriteBatch& batch) {
       return s.code() == ErrorCode::kStorage ? w.fail(s) : s;
     }
   }
-  std::string body;
-  std::uint64_t size = 64;
-  for (auto it = first; it != batch.entries.end(); ++it) {
-    size += 17 + it->data.size();
-  }
-  body.reserve(size);
-  body.push_back(static_cast<char>(kBatchRecord));
-  body.push_back(static_cast<char>((batch.snapshot ? kHasSnapshot : 0) |
-                                   (batch.hard_state ? kHasHardState : 0)));
-  if (batch.snapshot) {
-    put_entry_id(body, batch.snapshot->meta.last);
-  }
-  if (batch.hard_state) {
-    put_u64(body, batch.hard_state->term.value);
-    put_u64(body, batch.hard_state->vote.value);
-    put_u64(body, batch.hard_state->commit.value);
-  }
-  put_u64(body, static_cast<std::uint64_t>(batch.entries.end() - first));
-  if (first != batch.entries.end()) {
-    put_u64(body, first->index.value);
-  }
-  for (auto it = first; it != batch.entries.end(); ++it) {
-    put_u64(body, it->term.value);
-    body.push_back(static_cast<char>(it->type));
-    put_u64(body, it->data.size());
-    body.append(it->data.view());
-  }
+  const std::string body = encode_batch(batch, first);
   if (Status s = w.append(body, sync); !s.ok()) {
     return s;
   }
@@ -1115,7 +770,7 @@ Status WalStorage::compact(Index index) {
     removed = true;
   }
   // In order, so that a crash can only leave a suffix of the segments.
-  return removed ? fsync_dir(w.dir) : Status();
+  return removed ? wal_fsync_dir(w.dir) : Status();
 }
 
 }  // namespace skiff
