@@ -1,821 +1,408 @@
 // Node (include/skiff/node/node.h): the core on its own asio thread, a storage thread that
 // writes Readies, snapshots and compactions, and an apply thread that applies committed
-// entries, serves reads and completes requests.
-//
-// The core thread owns the RawNode and the Ready in flight. Requests (proposals, reads,
-// membership changes) wait in a RequestTable (requests.h); the member registry
-// (registry.h) is replicated through the log.
-#include "skiff/node/node.h"
-
-#include <fmt/format.h>
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wnull-dereference"
-#include <asio.hpp>
-#pragma GCC diagnostic pop
-#include <atomic>
-#include <cstdio>
-#include <cstring>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <vector>
-
-#include "envelope.h"
-#include "flight_recorder.h"
-#include "metrics.h"
-#include "node_logger.h"
-#include "registry.h"
-#include "requests.h"
-#include "skiff/conf_change.h"
-#include "skiff/raw_node.h"
-#include "snapshot_io.h"
-#include "work_queue.h"
+// entries, serves reads and completes requests (node_apply.cc). This file: the core thread's
+// work and the public calls. The state they share: node_impl.h.
+#include "node_impl.h"
 
 namespace skiff {
-namespace {
 
-using Clock = std::chrono::steady_clock;
+using node_detail::Clock;
+using node_detail::context_request;
 using node_detail::MemberRecord;
 using node_detail::MemberRegistry;
+using node_detail::micros;
 using node_detail::NodeLogger;
+using node_detail::request_context;
 using node_detail::StderrLogger;
 using node_detail::StringWriter;
 using node_detail::ViewReader;
-using node_detail::WorkQueue;
 
-std::uint64_t micros(Clock::duration d) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+void Node::Impl::on_tick() {
+  if (stop_requested || !failed.ok()) {
+    return;
+  }
+  // Catch up on missed ticks (a paused process), so lease reads keep their clock promise
+  // (Config::max_clock_drift_percent); bounded, in case of a very long pause.
+  const Clock::time_point now = Clock::now();
+  int ticks_run = 0;
+  while (next_tick <= now && ticks_run < 1000) {
+    if (recorder) {
+      recorder->tick();
+    }
+    raw->tick();
+    next_tick += config.tick_interval;
+    ++ticks_run;
+  }
+  if (next_tick <= now) {
+    next_tick = now + config.tick_interval;
+  }
+  requests.expire(now);
+  ticks += static_cast<std::uint64_t>(ticks_run);
+  if (ticks >= config.raft.election_tick) {
+    ticks = 0;
+    record_members();
+  }
+  if (in_flight && !warned_slow_write &&
+      now - write_started > config.tick_interval * config.raft.election_tick) {
+    warned_slow_write = true;
+    log(LogLevel::kWarning,
+        "a storage write has been in flight for {} ms: this node neither heartbeats nor "
+        "votes until it finishes",
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - write_started).count());
+  }
+  schedule_process();
+  ticker.expires_at(next_tick);
+  ticker.async_wait([this](const asio::error_code& ec) {
+    if (!ec) {
+      on_tick();
+    }
+  });
 }
 
-Bytes request_context(std::uint64_t request) {
-  std::string s(8, '\0');
-  for (int k = 0; k < 8; ++k) {
-    s[static_cast<std::size_t>(k)] = static_cast<char>((request >> (8 * k)) & 0xff);
+void Node::Impl::send(std::vector<Message>& messages) {
+  for (Message& m : messages) {
+    metrics.sent(m);
+    transport.send(std::move(m));
   }
-  return Bytes(std::move(s));
 }
 
-std::optional<std::uint64_t> context_request(const Bytes& b) {
-  if (b.size() != 8) {
-    return std::nullopt;
-  }
-  std::uint64_t v = 0;
-  for (int k = 0; k < 8; ++k) {
-    v |= std::uint64_t{static_cast<unsigned char>(b.data()[k])} << (8 * k);
-  }
-  return v;
-}
-
-}  // namespace
-
-struct Node::Impl final : public TransportHandler {
-  Impl(NodeConfig c, Storage& s, Transport& t, StateMachine& m)
-      : config(std::move(c)), storage(s), transport(t), sm(m), ticker(io), commit_wait(io) {}
-
-  NodeConfig config;
-  Storage& storage;
-  Transport& transport;
-  StateMachine& sm;
-  NodeId self;
-  std::shared_ptr<Logger> logger;
-  std::atomic<std::uint64_t> term{0};
-  node_detail::Metrics metrics;
-
-  // --- the core thread ---
-  asio::io_context io;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  asio::steady_timer ticker;
-  std::thread core_thread;
-  std::optional<RawNode> raw;
-  std::unique_ptr<node_detail::FlightRecorder> recorder;  // null unless configured
-  std::optional<Ready> in_flight;                         // being written by the storage thread
-  std::optional<HardState> deferred_hard_state;  // a commit-only change, for the next write
-  // The leader's wait for the commit of its last write before taking the next Ready (see
-  // hold_for_commit): until when, and the write's last index.
-  asio::steady_timer commit_wait;
-  std::optional<Clock::time_point> hold_until;
-  Index written_up_to;
-  std::vector<std::function<void()>> after_current_write;  // storage work waiting for it
-  Clock::time_point write_started;
-  Clock::time_point next_tick;
-  bool process_posted = false;
-  bool stop_requested = false;
-  std::promise<void>* idle = nullptr;  // stop() waits on it for the write in flight
-  Status failed;                       // set once the node failed (core thread)
-  Role last_role = Role::kFollower;
-  NodeId last_leader;
-  bool warned_slow_write = false;
-
-  // --- state shared by all threads ---
-  enum class Phase { kCreated, kRunning, kStopping, kStopped };
-  std::mutex phase_mu;
-  Phase phase = Phase::kCreated;
-  std::atomic<bool> accepting{false};
-  mutable std::mutex failure_mu;
-  Status failure;  // failed, for other threads
-  std::atomic<std::uint64_t> apply_queue_bytes{0};
-  std::atomic<bool> apply_blocked{false};
-
-  // The replicated member registry (registry.h): written by the apply thread, read by the
-  // core thread when the leader records members.
-  mutable std::mutex registry_mu;
-  MemberRegistry registry;
-  // Core thread: records proposed and not yet seen applied, and addresses learned.
-  std::map<NodeId, Clock::time_point> record_proposed;
-  std::map<NodeId, std::string> addresses;
-  std::uint64_t ticks = 0;
-
-  node_detail::RequestTable requests{config.max_pending_requests, config.request_timeout, metrics};
-
-  // --- the storage and apply threads ---
-  WorkQueue storage_q;
-  WorkQueue apply_q;
-  // Apply thread only.
-  Index applied;
-  ConfState conf_state;
-  Index snapshot_index;
-  std::uint64_t bytes_since_snapshot = 0;
-  bool snapshot_running = false;
-  std::multimap<Index, std::uint64_t> pending_reads;  // read index -> request
-
-  template <typename... Args>
-  void log(LogLevel level, fmt::format_string<Args...> f, Args&&... args) {
-    if (logger->enabled(level)) {
-      logger->log(level, fmt::format(f, std::forward<Args>(args)...));
+void Node::Impl::follow_membership(const std::vector<Entry>& entries) {
+  for (const Entry& e : entries) {
+    if (e.type != EntryType::kConfChange) {
+      continue;
+    }
+    auto cc = decode_conf_change_entry(e.data.view());
+    if (!cc.ok()) {
+      continue;
+    }
+    for (const ConfChangeSingle& c : cc->change.changes) {
+      if (c.node == self) {
+        continue;
+      }
+      if (c.type == ConfChangeType::kRemoveNode) {
+        transport.remove_peer(c.node);
+        if (auto it = config.peers.find(c.node); it != config.peers.end()) {
+          (void)transport.add_peer(c.node, it->second);  // checked at create()
+        }
+        continue;
+      }
+      if (!cc->change.context.empty()) {
+        const std::string address(cc->change.context.view());
+        addresses[c.node] = address;
+        if (Status s = transport.add_peer(c.node, address); !s.ok()) {
+          log(LogLevel::kWarning, "member {} has an address the transport refuses: {}",
+              c.node.value, s.to_string());
+        }
+      }
     }
   }
+}
 
-  // --- requests -------------------------------------------------------------------------------
-
-  // A new request, or nullopt (and the callback told why) when none may start.
-  std::optional<std::uint64_t> add_request(node_detail::RequestTable::Request r) {
-    Status refuse;
-    if (!accepting) {
-      refuse = Status(ErrorCode::kStopped, "the node is not running");
-    } else if (Status f = current_failure(); !f.ok()) {
-      refuse = f;
+void Node::Impl::process() {
+  process_posted = false;
+  if (!failed.ok() || in_flight || stop_requested) {
+    return;
+  }
+  if (apply_queue_bytes > config.max_apply_queue_bytes) {
+    apply_blocked = true;  // the apply thread calls process() again once it drained
+    return;
+  }
+  if (hold_until) {
+    if (raw->role() == Role::kLeader && raw->commit_index() < written_up_to &&
+        Clock::now() < *hold_until) {
+      return;  // the acknowledgement that commits it, or the timer, calls process() again
     }
-    return requests.add(std::move(r), refuse);
+    hold_until.reset();
   }
-  void complete(std::uint64_t id, Result<Bytes> outcome) {
-    requests.complete(id, std::move(outcome));
+  if (!raw->has_ready()) {
+    return;
   }
-  void complete_all(const Status& status) { requests.complete_all(status); }
+  auto r = raw->ready();
+  if (!r.ok()) {
+    fail(r.status());
+    return;
+  }
+  if (recorder) {
+    recorder->ready();
+  }
+  Ready rd = std::move(*r);
+  ++metrics.readies;
+  term = raw->term().value;
+  metrics.elections = raw->counters().elections_started;
+  if (rd.soft_state && (rd.soft_state->role != last_role || rd.soft_state->leader != last_leader)) {
+    last_role = rd.soft_state->role;
+    last_leader = rd.soft_state->leader;
+    log(LogLevel::kInfo, "role {}, leader {}", to_string(last_role), last_leader.value);
+  }
+  follow_membership(rd.entries);
+  send(rd.messages);
+  if (!rd.snapshot) {
+    // Committed entries are durable on a quorum: applying them (and serving reads) need not
+    // wait for this Ready's own write, which often only records the new commit index; they
+    // reach the apply thread now (etcd-io/raft applies concurrently with its WAL write too).
+    // A state machine snapshot taken from them is stored by the storage thread after this
+    // write (one FIFO queue). With a snapshot, the order is snapshot first: after the write.
+    hand_to_apply(rd);
+  }
+  WriteBatch batch = WriteBatch::from(rd);
+  if (!batch.sync && !batch.snapshot && batch.entries.empty() && batch.hard_state) {
+    // Only a new commit index: Raft's commitIndex is volatile state (startup takes the
+    // larger of the stored one and the snapshot's index), so it rides along with the next
+    // write instead of costing one now - one that would sit on the next proposal's path
+    // (one Ready in flight at a time).
+    deferred_hard_state = batch.hard_state;
+    batch.hard_state.reset();
+  } else if (!batch.hard_state) {
+    batch.hard_state = deferred_hard_state;  // the newest one, or none
+    deferred_hard_state.reset();
+  } else {
+    deferred_hard_state.reset();  // the batch's own is newer
+  }
+  if (batch.empty()) {
+    after_write(std::move(rd));
+    return;
+  }
+  in_flight = std::move(rd);
+  write_started = Clock::now();
+  warned_slow_write = false;
+  storage_q.push([this, batch = std::move(batch)] {
+    const Clock::time_point t0 = Clock::now();
+    Status s = storage.save(batch);
+    metrics.storage_write.observe(micros(Clock::now() - t0));
+    ++metrics.storage_writes;
+    if (batch.sync) {
+      ++metrics.storage_syncs;
+    }
+    asio::post(io, [this, s = std::move(s)] { on_written(s); });
+  });
+}
 
-  Status current_failure() const {
+void Node::Impl::on_written(const Status& s) {
+  Ready rd = std::move(*in_flight);
+  in_flight.reset();
+  std::vector<std::function<void()>> waiting;
+  waiting.swap(after_current_write);
+  for (auto& task : waiting) {
+    task();
+  }
+  if (!s.ok()) {
+    fail(Status(s.code(), "storage write failed: " + s.message()));
+  } else {
+    after_write(std::move(rd));
+  }
+  if (stop_requested && idle != nullptr) {
+    idle->set_value();
+    idle = nullptr;
+  }
+}
+
+void Node::Impl::after_write(Ready rd) {
+  send(rd.persisted_messages);
+  if (rd.snapshot) {
+    hand_to_apply(rd);  // else it went before the write
+  }
+  if (recorder) {
+    recorder->advance();
+  }
+  if (Status a = raw->advance(rd); !a.ok()) {
+    fail(a);
+    return;
+  }
+  hold_for_commit(rd);
+  schedule_process();
+}
+
+void Node::Impl::hold_for_commit(const Ready& rd) {
+  if (rd.entries.empty() || raw->role() != Role::kLeader) {
+    return;
+  }
+  written_up_to = rd.entries.back().index;
+  if (raw->commit_index() >= written_up_to) {
+    return;
+  }
+  const auto wrote = Clock::now() - write_started;
+  const auto wait = std::min<Clock::duration>(wrote / 2, std::chrono::milliseconds(1));
+  hold_until = Clock::now() + wait;
+  commit_wait.expires_at(*hold_until);
+  commit_wait.async_wait([this](const asio::error_code& ec) {
+    if (!ec) {
+      schedule_process();
+    }
+  });
+}
+
+void Node::Impl::hand_to_apply(Ready& rd) {
+  if (rd.snapshot) {
+    note_apply_queue(apply_queue_bytes += rd.snapshot->data.size());
+    apply_q.push([this, snap = std::move(*rd.snapshot)] { restore(snap); });
+  }
+  if (!rd.committed_entries.empty()) {
+    std::uint64_t bytes = 0;
+    for (const Entry& e : rd.committed_entries) {
+      bytes += e.data.size();
+    }
+    note_apply_queue(apply_queue_bytes += bytes);
+    apply_q.push([this, entries = std::move(rd.committed_entries), bytes] {
+      apply_entries(entries);
+      drained(bytes);
+    });
+  }
+  for (const ReadState& rs : rd.read_states) {
+    if (std::optional<std::uint64_t> id = context_request(rs.context)) {
+      apply_q.push([this, index = rs.index, id = *id] {
+        pending_reads.emplace(index, id);
+        serve_reads();
+      });
+    }
+  }
+}
+
+void Node::Impl::fail(const Status& why) {
+  if (!failed.ok()) {
+    return;
+  }
+  failed = why;
+  {
     std::lock_guard lock(failure_mu);
-    return failure;
+    failure = why;
   }
+  log(LogLevel::kError, "node stopped: {}", why.to_string());
+  ticker.cancel();
+  commit_wait.cancel();
+  complete_all(why);
+}
 
-  // --- the core thread ------------------------------------------------------------------------
-
-  void schedule_process() {
-    if (!process_posted) {
-      process_posted = true;
-      asio::post(io, [this] { process(); });
-    }
-  }
-
-  void on_tick() {
-    if (stop_requested || !failed.ok()) {
+void Node::Impl::on_message(Message m) {
+  metrics.received(m);
+  asio::post(io, [this, m = std::move(m)] {
+    if (!failed.ok() || stop_requested) {
       return;
     }
-    // Catch up on missed ticks (a paused process), so lease reads keep their clock promise
-    // (Config::max_clock_drift_percent); bounded, in case of a very long pause.
-    const Clock::time_point now = Clock::now();
-    int ticks_run = 0;
-    while (next_tick <= now && ticks_run < 1000) {
-      if (recorder) {
-        recorder->tick();
-      }
-      raw->tick();
-      next_tick += config.tick_interval;
-      ++ticks_run;
+    if (recorder) {
+      recorder->step(m);
     }
-    if (next_tick <= now) {
-      next_tick = now + config.tick_interval;
-    }
-    requests.expire(now);
-    ticks += static_cast<std::uint64_t>(ticks_run);
-    if (ticks >= config.raft.election_tick) {
-      ticks = 0;
-      record_members();
-    }
-    if (in_flight && !warned_slow_write &&
-        now - write_started > config.tick_interval * config.raft.election_tick) {
-      warned_slow_write = true;
-      log(LogLevel::kWarning,
-          "a storage write has been in flight for {} ms: this node neither heartbeats nor "
-          "votes until it finishes",
-          std::chrono::duration_cast<std::chrono::milliseconds>(now - write_started).count());
+    if (Status s = raw->step(m); !s.ok()) {
+      log(LogLevel::kDebug, "message refused: {} ({})", s.to_string(), describe(m));
     }
     schedule_process();
-    ticker.expires_at(next_tick);
-    ticker.async_wait([this](const asio::error_code& ec) {
-      if (!ec) {
-        on_tick();
-      }
-    });
-  }
+  });
+}
 
-  void send(std::vector<Message>& messages) {
-    for (Message& m : messages) {
-      metrics.sent(m);
-      transport.send(std::move(m));
-    }
-  }
-
-  // Keeps the transport's peers in step with the membership, in log order, as configuration
-  // entries are appended (a configuration takes effect when appended, thesis §4.1): an added
-  // member gets its address from the change; a removed one is dropped, which also makes the
-  // transport forget its storage incarnation, so after a lost data directory it can come back
-  // only through this removal and a new addition. Members from NodeConfig::peers stay
-  // reachable (re-added at once), so they can be added back later.
-  void follow_membership(const std::vector<Entry>& entries) {
-    for (const Entry& e : entries) {
-      if (e.type != EntryType::kConfChange) {
-        continue;
-      }
-      auto cc = decode_conf_change_entry(e.data.view());
-      if (!cc.ok()) {
-        continue;
-      }
-      for (const ConfChangeSingle& c : cc->change.changes) {
-        if (c.node == self) {
-          continue;
-        }
-        if (c.type == ConfChangeType::kRemoveNode) {
-          transport.remove_peer(c.node);
-          if (auto it = config.peers.find(c.node); it != config.peers.end()) {
-            (void)transport.add_peer(c.node, it->second);  // checked at create()
-          }
-          continue;
-        }
-        if (!cc->change.context.empty()) {
-          const std::string address(cc->change.context.view());
-          addresses[c.node] = address;
-          if (Status s = transport.add_peer(c.node, address); !s.ok()) {
-            log(LogLevel::kWarning, "member {} has an address the transport refuses: {}",
-                c.node.value, s.to_string());
-          }
-        }
-      }
-    }
-  }
-
-  void process() {
-    process_posted = false;
-    if (!failed.ok() || in_flight || stop_requested) {
-      return;
-    }
-    if (apply_queue_bytes > config.max_apply_queue_bytes) {
-      apply_blocked = true;  // the apply thread calls process() again once it drained
-      return;
-    }
-    if (hold_until) {
-      if (raw->role() == Role::kLeader && raw->commit_index() < written_up_to &&
-          Clock::now() < *hold_until) {
-        return;  // the acknowledgement that commits it, or the timer, calls process() again
-      }
-      hold_until.reset();
-    }
-    if (!raw->has_ready()) {
-      return;
-    }
-    auto r = raw->ready();
-    if (!r.ok()) {
-      fail(r.status());
-      return;
-    }
-    if (recorder) {
-      recorder->ready();
-    }
-    Ready rd = std::move(*r);
-    ++metrics.readies;
-    term = raw->term().value;
-    metrics.elections = raw->counters().elections_started;
-    if (rd.soft_state &&
-        (rd.soft_state->role != last_role || rd.soft_state->leader != last_leader)) {
-      last_role = rd.soft_state->role;
-      last_leader = rd.soft_state->leader;
-      log(LogLevel::kInfo, "role {}, leader {}", to_string(last_role), last_leader.value);
-    }
-    follow_membership(rd.entries);
-    send(rd.messages);
-    if (!rd.snapshot) {
-      // Committed entries are durable on a quorum: applying them (and serving reads) need not
-      // wait for this Ready's own write, which often only records the new commit index; they
-      // reach the apply thread now (etcd-io/raft applies concurrently with its WAL write too).
-      // A state machine snapshot taken from them is stored by the storage thread after this
-      // write (one FIFO queue). With a snapshot, the order is snapshot first: after the write.
-      hand_to_apply(rd);
-    }
-    WriteBatch batch = WriteBatch::from(rd);
-    if (!batch.sync && !batch.snapshot && batch.entries.empty() && batch.hard_state) {
-      // Only a new commit index: Raft's commitIndex is volatile state (startup takes the
-      // larger of the stored one and the snapshot's index), so it rides along with the next
-      // write instead of costing one now - one that would sit on the next proposal's path
-      // (one Ready in flight at a time).
-      deferred_hard_state = batch.hard_state;
-      batch.hard_state.reset();
-    } else if (!batch.hard_state) {
-      batch.hard_state = deferred_hard_state;  // the newest one, or none
-      deferred_hard_state.reset();
-    } else {
-      deferred_hard_state.reset();  // the batch's own is newer
-    }
-    if (batch.empty()) {
-      after_write(std::move(rd));
-      return;
-    }
-    in_flight = std::move(rd);
-    write_started = Clock::now();
-    warned_slow_write = false;
-    storage_q.push([this, batch = std::move(batch)] {
-      const Clock::time_point t0 = Clock::now();
-      Status s = storage.save(batch);
-      metrics.storage_write.observe(micros(Clock::now() - t0));
-      ++metrics.storage_writes;
-      if (batch.sync) {
-        ++metrics.storage_syncs;
-      }
-      asio::post(io, [this, s = std::move(s)] { on_written(s); });
-    });
-  }
-
-  void on_written(const Status& s) {
-    Ready rd = std::move(*in_flight);
-    in_flight.reset();
-    std::vector<std::function<void()>> waiting;
-    waiting.swap(after_current_write);
-    for (auto& task : waiting) {
-      task();
-    }
-    if (!s.ok()) {
-      fail(Status(s.code(), "storage write failed: " + s.message()));
-    } else {
-      after_write(std::move(rd));
-    }
-    if (stop_requested && idle != nullptr) {
-      idle->set_value();
-      idle = nullptr;
-    }
-  }
-
-  void after_write(Ready rd) {
-    send(rd.persisted_messages);
-    if (rd.snapshot) {
-      hand_to_apply(rd);  // else it went before the write
-    }
-    if (recorder) {
-      recorder->advance();
-    }
-    if (Status a = raw->advance(rd); !a.ok()) {
-      fail(a);
-      return;
-    }
-    hold_for_commit(rd);
-    schedule_process();
-  }
-
-  // A leader whose write just finished usually hears the followers' acknowledgements of the
-  // same entries a moment later (they wrote them at the same time). Taking the next Ready at
-  // once would start a write that the commit then waits behind (one Ready in flight), so the
-  // batch would be applied a whole write later; waiting briefly for the commit lets the next
-  // Ready carry both the commit and the proposals that arrived meanwhile. Bounded by half the
-  // write's time (at most 1 ms): with followers slow or gone, the leader goes on.
-  void hold_for_commit(const Ready& rd) {
-    if (rd.entries.empty() || raw->role() != Role::kLeader) {
-      return;
-    }
-    written_up_to = rd.entries.back().index;
-    if (raw->commit_index() >= written_up_to) {
-      return;
-    }
-    const auto wrote = Clock::now() - write_started;
-    const auto wait = std::min<Clock::duration>(wrote / 2, std::chrono::milliseconds(1));
-    hold_until = Clock::now() + wait;
-    commit_wait.expires_at(*hold_until);
-    commit_wait.async_wait([this](const asio::error_code& ec) {
-      if (!ec) {
-        schedule_process();
-      }
-    });
-  }
-
-  void note_apply_queue(std::uint64_t bytes) {
-    if (bytes > metrics.apply_queue_peak_bytes) {
-      metrics.apply_queue_peak_bytes = bytes;  // core thread only writes it
-    }
-  }
-
-  void hand_to_apply(Ready& rd) {
-    if (rd.snapshot) {
-      note_apply_queue(apply_queue_bytes += rd.snapshot->data.size());
-      apply_q.push([this, snap = std::move(*rd.snapshot)] { restore(snap); });
-    }
-    if (!rd.committed_entries.empty()) {
-      std::uint64_t bytes = 0;
-      for (const Entry& e : rd.committed_entries) {
-        bytes += e.data.size();
-      }
-      note_apply_queue(apply_queue_bytes += bytes);
-      apply_q.push([this, entries = std::move(rd.committed_entries), bytes] {
-        apply_entries(entries);
-        drained(bytes);
-      });
-    }
-    for (const ReadState& rs : rd.read_states) {
-      if (std::optional<std::uint64_t> id = context_request(rs.context)) {
-        apply_q.push([this, index = rs.index, id = *id] {
-          pending_reads.emplace(index, id);
-          serve_reads();
-        });
-      }
-    }
-  }
-
-  // Stops the node on its own after a failure it cannot get past (core thread).
-  void fail(const Status& why) {
-    if (!failed.ok()) {
-      return;
-    }
-    failed = why;
-    {
-      std::lock_guard lock(failure_mu);
-      failure = why;
-    }
-    log(LogLevel::kError, "node stopped: {}", why.to_string());
-    ticker.cancel();
-    commit_wait.cancel();
-    complete_all(why);
-  }
-
-  // --- TransportHandler (transport threads) ----------------------------------------------------
-
-  void on_message(Message m) override {
-    metrics.received(m);
-    asio::post(io, [this, m = std::move(m)] {
-      if (!failed.ok() || stop_requested) {
-        return;
-      }
+void Node::Impl::on_unreachable(NodeId peer) {
+  asio::post(io, [this, peer] {
+    if (failed.ok() && !stop_requested) {
       if (recorder) {
-        recorder->step(m);
+        recorder->unreachable(peer);
       }
-      if (Status s = raw->step(m); !s.ok()) {
-        log(LogLevel::kDebug, "message refused: {} ({})", s.to_string(), describe(m));
-      }
+      raw->report_unreachable(peer);
       schedule_process();
-    });
-  }
-  void on_unreachable(NodeId peer) override {
-    asio::post(io, [this, peer] {
-      if (failed.ok() && !stop_requested) {
-        if (recorder) {
-          recorder->unreachable(peer);
-        }
-        raw->report_unreachable(peer);
-        schedule_process();
-      }
-    });
-  }
-  void on_snapshot_status(NodeId peer, bool ok) override {
-    asio::post(io, [this, peer, ok] {
-      if (failed.ok() && !stop_requested) {
-        if (recorder) {
-          recorder->snapshot_status(peer, ok);
-        }
-        raw->report_snapshot(peer, ok);
-        schedule_process();
-      }
-    });
-  }
+    }
+  });
+}
 
-  // --- the apply thread -----------------------------------------------------------------------
-
-  void drained(std::uint64_t bytes) {
-    apply_queue_bytes -= bytes;
-    if (apply_blocked && apply_queue_bytes <= config.max_apply_queue_bytes / 2) {
-      apply_blocked = false;
-      asio::post(io, [this] { schedule_process(); });
-    }
-  }
-
-  void fail_from_apply(const Status& why) {
-    asio::post(io, [this, why] { fail(why); });
-  }
-
-  void restore(const Snapshot& snap) {
-    auto parts = node_detail::decode_node_snapshot(snap.data.view());
-    if (!parts.ok()) {
-      fail_from_apply(Status(parts.status().code(), "snapshot " + describe(snap.meta.last) + ": " +
-                                                        parts.status().message()));
-      drained(snap.data.size());
-      return;
-    }
-    ViewReader reader(parts->second);
-    if (Status s = sm.restore(reader); !s.ok()) {
-      fail_from_apply(
-          Status(s.code(), "restoring snapshot " + describe(snap.meta.last) + ": " + s.message()));
-      drained(snap.data.size());
-      return;
-    }
-    adopt_registry(std::move(parts->first));
-    applied = snap.meta.last.index;
-    conf_state = snap.meta.conf_state;
-    snapshot_index = applied;
-    bytes_since_snapshot = 0;
-    ++metrics.snapshots_restored;
-    log(LogLevel::kInfo, "restored snapshot {}", describe(snap.meta.last));
-    // Requests covered by the snapshot: applied (or not) elsewhere; the result is lost.
-    for (std::uint64_t id : requests.up_to(applied)) {
-      complete(id, Status(ErrorCode::kTimedOut,
-                          "outcome unknown: the entry was covered by a snapshot from the leader"));
-    }
-    drained(snap.data.size());
-    serve_reads();
-  }
-
-  void apply_entries(const std::vector<Entry>& entries) {
-    for (const Entry& e : entries) {
-      if (e.index <= applied) {
-        continue;
-      }
-      // Our requests appended at this index by an earlier term's leader (us) are lost if the
-      // entry here now has another term.
-      std::optional<std::uint64_t> waiting = requests.replaced_by(e);
-      if (waiting) {
-        complete(*waiting,
-                 Status(ErrorCode::kProposalDropped,
-                        fmt::format("entry {} was replaced by a later leader's", e.index.value)));
-      }
-      switch (e.type) {
-        case EntryType::kNormal: {
-          if (node_detail::is_member_record(e.data.view())) {
-            auto rec = node_detail::decode_member_record(e.data.view());
-            if (!rec.ok()) {
-              fail_from_apply(
-                  Status(ErrorCode::kCorruption,
-                         fmt::format("entry {}: {}", e.index.value, rec.status().message())));
-              return;
-            }
-            record_member(rec->first, rec->second);
-            applied = e.index;
-            break;
-          }
-          auto env = node_detail::unwrap(e.data.view());
-          if (!env.ok()) {
-            fail_from_apply(
-                Status(ErrorCode::kCorruption,
-                       fmt::format("entry {}: {}", e.index.value, env.status().message())));
-            return;
-          }
-          Bytes result = sm.apply(e.index, env->command);
-          ++metrics.applied;
-          bytes_since_snapshot += env->command.size();
-          applied = e.index;
-          if (env->origin == self) {
-            complete(env->request, std::move(result));
-          }
-          break;
-        }
-        case EntryType::kConfChange: {
-          auto cc = decode_conf_change_entry(e.data.view());
-          if (!cc.ok()) {
-            fail_from_apply(cc.status());
-            return;
-          }
-          conf_state = cc->result;
-          applied = e.index;
-          for (const ConfChangeSingle& c : cc->change.changes) {
-            if (c.type == ConfChangeType::kRemoveNode) {
-              std::lock_guard lock(registry_mu);
-              registry.erase(c.node);  // a member added later is recorded anew
-            }
-          }
-          log(LogLevel::kInfo, "membership {} applied at {}", describe(conf_state), e.index.value);
-          std::optional<std::uint64_t> id = requests.at(e.index);
-          if (id) {
-            complete(*id, Bytes());
-          }
-          break;
-        }
-        case EntryType::kNoop:
-          applied = e.index;
-          break;
-      }
-    }
-    serve_reads();
-    maybe_snapshot();
-  }
-
-  // Any thread: a member's record applies (from the log, a snapshot or the startup scan).
-  void record_member(NodeId id, const MemberRecord& r) {
-    {
-      std::lock_guard lock(registry_mu);
-      registry[id] = r;
-    }
-    if (id == self) {
-      if (r.incarnation != storage.incarnation() && storage.incarnation() != 0) {
-        log(LogLevel::kError,
-            "the cluster recorded incarnation {:x} for this node but its storage has {:x}: "
-            "its data was replaced; remove it and add it back",
-            r.incarnation, storage.incarnation());
-      }
-      return;
-    }
-    if (r.incarnation != 0) {
-      transport.expect_incarnation(id, r.incarnation);
-    }
-    if (!r.address.empty()) {
-      (void)transport.add_peer(id, r.address);
-    }
-  }
-
-  void adopt_registry(MemberRegistry fresh) {
-    {
-      std::lock_guard lock(registry_mu);
-      registry.clear();
-    }
-    for (const auto& [id, r] : fresh) {
-      record_member(id, r);
-    }
-  }
-
-  // Core thread, leader: proposes a record for each member the registry lacks, with the
-  // incarnation its transport saw (its own storage's for itself), so that every member,
-  // even one restarted later, can tell a member that lost its data (registry.h).
-  void record_members() {
-    if (raw->role() != Role::kLeader || stop_requested || !failed.ok()) {
-      return;
-    }
-    const ConfState cs = raw->status().config;
-    const Clock::time_point now = Clock::now();
-    const auto retry = config.tick_interval * config.raft.election_tick * 2;
-    for (const std::vector<NodeId>* list : {&cs.voters, &cs.learners}) {
-      for (NodeId m : *list) {
-        {
-          std::lock_guard lock(registry_mu);
-          if (registry.contains(m)) {
-            continue;
-          }
-        }
-        if (auto it = record_proposed.find(m);
-            it != record_proposed.end() && now - it->second < retry) {
-          continue;
-        }
-        MemberRecord r;
-        r.incarnation = m == self ? storage.incarnation() : transport.peer_incarnation(m);
-        if (r.incarnation == 0) {
-          continue;  // not met yet, or the adapters keep none
-        }
-        if (auto a = addresses.find(m); a != addresses.end()) {
-          r.address = a->second;
-        }
-        Bytes data = node_detail::encode_member_record(m, r);
-        if (recorder) {
-          recorder->propose(data.view());
-        }
-        if (raw->propose(std::move(data)).ok()) {
-          record_proposed[m] = now;
-          schedule_process();
-        }
-      }
-    }
-  }
-
-  void serve_reads() {
-    while (!pending_reads.empty() && pending_reads.begin()->first <= applied) {
-      const std::uint64_t id = pending_reads.begin()->second;
-      pending_reads.erase(pending_reads.begin());
-      ++metrics.reads;
-      complete(id, Bytes());
-    }
-  }
-
-  void maybe_snapshot() {
-    if (snapshot_running || applied <= snapshot_index) {
-      return;
-    }
-    const bool by_count = config.snapshot_entries != 0 &&
-                          applied.value - snapshot_index.value >= config.snapshot_entries;
-    const bool by_size =
-        config.snapshot_bytes != 0 && bytes_since_snapshot >= config.snapshot_bytes;
-    if (!by_count && !by_size) {
-      return;
-    }
-    StringWriter writer;
-    {
-      std::lock_guard lock(registry_mu);
-      writer.data = node_detail::encode_node_snapshot(registry, {});
-    }
-    if (Status s = sm.snapshot(writer); !s.ok()) {
-      log(LogLevel::kError, "state machine snapshot at {} failed: {}", applied.value,
-          s.to_string());
-      snapshot_index = applied;  // try again after another interval, not on every entry
-      bytes_since_snapshot = 0;
-      return;
-    }
-    snapshot_running = true;
-    const Index at = applied;
-    // The storage thread stores it; the core thread compacts (so the core sees the log change
-    // between two of its inputs, as the flight recorder replays it).
-    storage_q.push([this, at, cs = conf_state, data = Bytes(std::move(writer.data))] {
-      Status s = storage.create_snapshot(at, cs, data);
-      if (!s.ok()) {
-        log(LogLevel::kError, "storing the snapshot at {} failed: {}", at.value, s.to_string());
-        apply_q.push([this] { snapshot_running = false; });
-        return;
-      }
-      asio::post(io, [this, at, cs, data] {
-        // Storage takes one writer at a time: compact between two Ready writes.
-        auto compact = [this, at, cs, data] { compact_after_snapshot(at, cs, data); };
-        if (in_flight) {
-          after_current_write.push_back(std::move(compact));
-        } else {
-          compact();
-        }
-      });
-    });
-  }
-
-  // Core thread, with no storage write in flight: records the stored snapshot and compacts
-  // the log behind it (the core sees the change between two of its inputs, as the flight
-  // recorder replays it).
-  void compact_after_snapshot(Index at, const ConfState& cs, const Bytes& data) {
-    if (recorder) {
-      recorder->snapshot_stored(at, cs, data.view());
-    }
-    Status c;
-    if (at.value > config.compaction_margin) {
-      const Index upto{at.value - config.compaction_margin};
-      c = storage.compact(upto);
-      if (c.ok() && recorder) {
-        recorder->compacted(upto);
-      }
-    }
-    if (c.ok()) {
-      ++metrics.snapshots_taken;
-      log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, data.size());
-    } else {
-      log(LogLevel::kError, "compacting after the snapshot at {} failed: {}", at.value,
-          c.to_string());
-    }
-    apply_q.push([this, at] {
-      snapshot_running = false;
-      snapshot_index = at;
-      bytes_since_snapshot = 0;
-    });
-  }
-
-  // --- calls from any thread ------------------------------------------------------------------
-
-  // Proposes a membership change; the future completes when it is applied here.
-  std::future<Status> change_membership(ConfChange change) {
-    auto promise = std::make_shared<std::promise<Status>>();
-    std::future<Status> f = promise->get_future();
-    node_detail::RequestTable::Request r;
-    r.on_status = [promise](Status s) { promise->set_value(std::move(s)); };
-    std::optional<std::uint64_t> id = add_request(std::move(r));
-    if (!id) {
-      return f;
-    }
-    asio::post(io, [this, id = *id, change = std::move(change)] {
-      if (!failed.ok() || stop_requested) {
-        return;
-      }
+void Node::Impl::on_snapshot_status(NodeId peer, bool ok) {
+  asio::post(io, [this, peer, ok] {
+    if (failed.ok() && !stop_requested) {
       if (recorder) {
-        recorder->conf_change(change);
+        recorder->snapshot_status(peer, ok);
       }
-      auto p = raw->propose_conf_change(change);
-      if (!p.ok()) {
-        complete(id, p.status());
-        return;
-      }
-      requests.appended(id, p->id);
+      raw->report_snapshot(peer, ok);
       schedule_process();
-    });
+    }
+  });
+}
+
+std::future<Status> Node::Impl::change_membership(ConfChange change) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> f = promise->get_future();
+  node_detail::RequestTable::Request r;
+  r.on_status = [promise](Status s) { promise->set_value(std::move(s)); };
+  std::optional<std::uint64_t> id = add_request(std::move(r));
+  if (!id) {
     return f;
   }
+  asio::post(io, [this, id = *id, change = std::move(change)] {
+    if (!failed.ok() || stop_requested) {
+      return;
+    }
+    if (recorder) {
+      recorder->conf_change(change);
+    }
+    auto p = raw->propose_conf_change(change);
+    if (!p.ok()) {
+      complete(id, p.status());
+      return;
+    }
+    requests.appended(id, p->id);
+    schedule_process();
+  });
+  return f;
+}
 
-  // Runs `fn` on the core thread and returns its result (directly when already there).
-  template <typename Fn>
-  auto on_core(Fn fn) -> decltype(fn()) {
-    using R = decltype(fn());
-    if (std::this_thread::get_id() == core_thread.get_id()) {
-      return fn();
-    }
-    auto promise = std::make_shared<std::promise<R>>();
-    std::future<R> f = promise->get_future();
-    asio::post(io, [promise, fn] { promise->set_value(fn()); });
-    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-      return Status(ErrorCode::kTimedOut, "the node's core thread did not answer within 10 s");
-    }
-    return f.get();
+void Node::Impl::record_members() {
+  if (raw->role() != Role::kLeader || stop_requested || !failed.ok()) {
+    return;
   }
-};
+  const ConfState cs = raw->status().config;
+  const Clock::time_point now = Clock::now();
+  const auto retry = config.tick_interval * config.raft.election_tick * 2;
+  for (const std::vector<NodeId>* list : {&cs.voters, &cs.learners}) {
+    for (NodeId m : *list) {
+      {
+        std::lock_guard lock(registry_mu);
+        if (registry.contains(m)) {
+          continue;
+        }
+      }
+      if (auto it = record_proposed.find(m);
+          it != record_proposed.end() && now - it->second < retry) {
+        continue;
+      }
+      MemberRecord r;
+      r.incarnation = m == self ? storage.incarnation() : transport.peer_incarnation(m);
+      if (r.incarnation == 0) {
+        continue;  // not met yet, or the adapters keep none
+      }
+      if (auto a = addresses.find(m); a != addresses.end()) {
+        r.address = a->second;
+      }
+      Bytes data = node_detail::encode_member_record(m, r);
+      if (recorder) {
+        recorder->propose(data.view());
+      }
+      if (raw->propose(std::move(data)).ok()) {
+        record_proposed[m] = now;
+        schedule_process();
+      }
+    }
+  }
+}
+
+void Node::Impl::compact_after_snapshot(Index at, const ConfState& cs, const Bytes& data) {
+  if (recorder) {
+    recorder->snapshot_stored(at, cs, data.view());
+  }
+  Status c;
+  if (at.value > config.compaction_margin) {
+    const Index upto{at.value - config.compaction_margin};
+    c = storage.compact(upto);
+    if (c.ok() && recorder) {
+      recorder->compacted(upto);
+    }
+  }
+  if (c.ok()) {
+    ++metrics.snapshots_taken;
+    log(LogLevel::kInfo, "snapshot at {} ({} bytes); log compacted", at.value, data.size());
+  } else {
+    log(LogLevel::kError, "compacting after the snapshot at {} failed: {}", at.value,
+        c.to_string());
+  }
+  apply_q.push([this, at] {
+    snapshot_running = false;
+    snapshot_index = at;
+    bytes_since_snapshot = 0;
+  });
+}
 
 // --- Node ---------------------------------------------------------------------------------------
 
