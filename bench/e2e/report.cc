@@ -196,7 +196,7 @@ int report_main(const std::vector<std::string>& args) {
 
   // skiff against each peer at the same point, for each durable storage configuration.
   const std::vector<std::pair<std::string, std::string>> durable = {{"LMDB durable", "LMDB"},
-                                                                     {"WAL durable", "WAL"}};
+                                                                    {"WAL durable", "WAL"}};
   std::map<std::string, std::map<std::string, Row>> skiff_durable;  // config -> key -> row
   for (const Row& r : results) {
     const bool is_durable = std::any_of(durable.begin(), durable.end(),
@@ -213,7 +213,8 @@ int report_main(const std::vector<std::string>& args) {
   }
   if (!peers.empty()) {
     out << "### skiff (durable) against the peers at the same point\n\n"
-           "| skiff storage | peer | nodes | C | peer ops/s | skiff ops/s | throughput skiff/peer | "
+           "| skiff storage | peer | nodes | C | peer ops/s | skiff ops/s | throughput skiff/peer "
+           "| "
            "peer p50 µs | skiff p50 µs | p50 skiff/peer | peer p99 µs | skiff p99 µs | p99 "
            "skiff/peer |\n"
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
@@ -230,8 +231,8 @@ int report_main(const std::vector<std::string>& args) {
               << fmt(num(s->second, "ops_per_s")) << " | "
               << ratio(num(s->second, "ops_per_s"), num(p, "ops_per_s")) << " | "
               << fmt(num(p, "p50_us")) << " | " << fmt(num(s->second, "p50_us")) << " | "
-              << ratio(num(s->second, "p50_us"), num(p, "p50_us")) << " | "
-              << fmt(num(p, "p99_us")) << " | " << fmt(num(s->second, "p99_us")) << " | "
+              << ratio(num(s->second, "p50_us"), num(p, "p50_us")) << " | " << fmt(num(p, "p99_us"))
+              << " | " << fmt(num(s->second, "p99_us")) << " | "
               << ratio(num(s->second, "p99_us"), num(p, "p99_us")) << " |\n";
         }
       }
