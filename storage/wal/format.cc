@@ -151,19 +151,24 @@ bool looks_torn(std::string_view data, std::uint64_t at, std::uint64_t len) {
   return false;
 }
 
-// A record in its frame, placed at `offset` of segment `seq`.
-std::string frame(std::string_view body, std::uint64_t seq, std::uint64_t offset) {
-  std::string out;
-  out.reserve(kFrameSize + body.size());
-  put_u32(out, static_cast<std::uint32_t>(body.size()));
-  put_u64(out, XXH3_64bits_withSeed(body.data(), body.size(), record_seed(seq, offset)));
-  out.append(body);
-  return out;
+std::string new_record(RecordType type, std::size_t body_size) {
+  std::string rec;
+  rec.reserve(kFrameSize + body_size);
+  rec.resize(kFrameSize);  // the frame, sealed once the record's place is known
+  rec.push_back(static_cast<char>(type));
+  return rec;
+}
+
+void seal_record(std::string& rec, std::uint64_t seq, std::uint64_t offset) {
+  const std::string_view body = std::string_view(rec).substr(kFrameSize);
+  std::string frame;
+  put_u32(frame, static_cast<std::uint32_t>(body.size()));
+  put_u64(frame, XXH3_64bits_withSeed(body.data(), body.size(), record_seed(seq, offset)));
+  rec.replace(0, kFrameSize, frame);
 }
 
 std::string encode_header(const Header& h) {
-  std::string out;
-  out.push_back(static_cast<char>(kHeaderRecord));
+  std::string out = new_record(kHeaderRecord, 256);
   out.append(kMagic);
   put_u32(out, kFormatVersion);
   put_u64(out, h.cluster_id);
@@ -316,13 +321,11 @@ Status Replay::apply_snapshot_taken(Reader& r, const std::string& where) {
 }
 
 std::string encode_batch(const WriteBatch& batch, std::vector<Entry>::const_iterator first) {
-  std::string body;
   std::uint64_t size = 64;
   for (auto it = first; it != batch.entries.end(); ++it) {
     size += 17 + it->data.size();
   }
-  body.reserve(size);
-  body.push_back(static_cast<char>(kBatchRecord));
+  std::string body = new_record(kBatchRecord, size);
   body.push_back(static_cast<char>((batch.snapshot ? kHasSnapshot : 0) |
                                    (batch.hard_state ? kHasHardState : 0)));
   if (batch.snapshot) {
@@ -344,6 +347,12 @@ std::string encode_batch(const WriteBatch& batch, std::vector<Entry>::const_iter
     body.append(it->data.view());
   }
   return body;
+}
+
+std::string encode_snapshot_taken(EntryId id) {
+  std::string rec = new_record(kSnapshotRecord, 16);
+  put_entry_id(rec, id);
+  return rec;
 }
 
 }  // namespace skiff::wal_internal

@@ -61,8 +61,12 @@ bool write_zeros(int fd, std::uint64_t offset, std::uint64_t size,
 
 /// Whether a record failing its checks looks torn by a crash rather than damaged.
 bool looks_torn(std::string_view data, std::uint64_t at, std::uint64_t len);
-/// A record body in its frame, placed at `offset` of segment `seq`.
-std::string frame(std::string_view body, std::uint64_t seq, std::uint64_t offset);
+/// A record of `type` whose frame is still to be sealed: room for the frame, then the type
+/// byte; the body follows (about `body_size` bytes). Built in place, so a batch's payloads are
+/// copied once, into the record.
+std::string new_record(RecordType type, std::size_t body_size);
+/// Fills in the frame of `rec` (built by new_record) for its place: `offset` of segment `seq`.
+void seal_record(std::string& rec, std::uint64_t seq, std::uint64_t offset);
 
 // What a segment's header record says.
 struct Header {
@@ -77,16 +81,16 @@ struct Header {
   Index last;
 };
 
-/// A header record's body.
+/// A header record (unsealed).
 std::string encode_header(const Header& h);
 /// Parses a header record's body (after its type byte); kFailedPrecondition for another
 /// format version, kCorruption otherwise.
 Status parse_header(storage_internal::Reader& r, Header& h, const std::string& where);
-/// A batch record's body: `batch` with its entries from `first` on (those before are covered
-/// by the snapshot or the compaction).
+/// A batch record (unsealed): `batch` with its entries from `first` on (those before are
+/// covered by the snapshot or the compaction).
 std::string encode_batch(const WriteBatch& batch, std::vector<Entry>::const_iterator first);
-/// A snapshot record's body.
-void put_entry_id(std::string& out, EntryId id);
+/// A snapshot record (unsealed): the application took a snapshot at `id`.
+std::string encode_snapshot_taken(EntryId id);
 
 // The state a replay rebuilds, record by record. Segments whose entries were all compacted
 // may be gone, so the oldest segment left may start with entries before it unknown: then

@@ -39,7 +39,7 @@ using storage_internal::Reader;
 using wal_internal::corruption;
 using wal_internal::encode_batch;
 using wal_internal::encode_header;
-using wal_internal::frame;
+using wal_internal::encode_snapshot_taken;
 using wal_internal::Header;
 using wal_internal::io_error;
 using wal_internal::kBatchRecord;
@@ -52,11 +52,11 @@ using wal_internal::kTmpPrefix;
 using wal_internal::looks_torn;
 using wal_internal::parse_header;
 using wal_internal::parse_segment_name;
-using wal_internal::put_entry_id;
 using wal_internal::pwrite_all;
 using wal_internal::read_file;
 using wal_internal::record_seed;
 using wal_internal::Replay;
+using wal_internal::seal_record;
 using wal_internal::segment_name;
 using wal_internal::write_zeros;
 
@@ -93,8 +93,9 @@ class WalStorage::Impl {
   Status open(const WalOptions& o);
   Status create_new();
   Status recover(std::vector<std::uint64_t> seqs);
-  // Appends one record to the active segment, rolling over when it does not fit.
-  Status append(std::string_view body, bool sync);
+  // Appends one record (built by new_record; sealed here for its place) to the active segment,
+  // rolling over when it does not fit.
+  Status append(std::string& rec, bool sync);
   Status roll_over();
   Status sync_active();
   Status activate(std::uint64_t seq, std::uint64_t offset, bool write_header);
@@ -134,6 +135,7 @@ class WalStorage::Impl {
   std::uint64_t capacity = 0;  // its size
   bool unsynced = false;
   Status broken;
+  EntryId stored_snapshot;  // the snapshot the log names (mem's, without copying its data)
 
   // The preparer's state.
   std::thread preparer;
@@ -155,8 +157,7 @@ Header WalStorage::Impl::current_header(std::uint64_t seq) const {
   h.seq = seq;
   h.hard_state = mem.hard_state();
   h.bootstrap = bootstrap;
-  auto snap = mem.snapshot();
-  h.snapshot = snap.ok() ? snap->meta.last : EntryId{};
+  h.snapshot = stored_snapshot;
   const Index before_first{mem.first_index().value - 1};
   auto t = mem.term(before_first);
   h.compacted = EntryId{t.ok() ? *t : Term{0}, before_first};
@@ -248,8 +249,8 @@ Status WalStorage::Impl::activate(std::uint64_t seq, std::uint64_t at, bool writ
     const Header h = current_header(seq);
     segments.push_back(Segment{seq, h.last});
     segment_count.store(segments.size());
-    const std::string body = encode_header(h);
-    const std::string rec = frame(body, seq, 0);
+    std::string rec = encode_header(h);
+    seal_record(rec, seq, 0);
     if (!pwrite_all(fd, rec, 0)) {
       return fail(io_error(cat("writing ", path)));
     }
@@ -275,19 +276,18 @@ Status WalStorage::Impl::roll_over() {
   return Status();
 }
 
-Status WalStorage::Impl::append(std::string_view body, bool sync) {
-  if (body.size() > kMaxBody) {
-    return Status(ErrorCode::kInvalidArgument,
-                  cat("wal: a batch of ", body.size(), " bytes is over the limit of ", kMaxBody));
+Status WalStorage::Impl::append(std::string& rec, bool sync) {
+  if (rec.size() - kFrameSize > kMaxBody) {
+    return Status(ErrorCode::kInvalidArgument, cat("wal: a batch of ", rec.size() - kFrameSize,
+                                                   " bytes is over the limit of ", kMaxBody));
   }
-  const std::uint64_t need = kFrameSize + body.size();
-  if (offset + need > capacity && offset > 0) {
+  if (offset + rec.size() > capacity && offset > 0) {
     if (Status s = roll_over(); !s.ok()) {
       return s;
     }
   }
   const std::uint64_t at = offset;
-  const std::string rec = frame(body, segments.back().seq, at);
+  seal_record(rec, segments.back().seq, at);
   if (!pwrite_all(fd, rec, at)) {
     const Status s = io_error(cat("writing ", path_of(segments.back().seq)));
     (void)write_zeros(fd, at, rec.size());  // best effort: leave no part of it behind
@@ -323,7 +323,8 @@ Status WalStorage::Impl::create_new() {
   if (f < 0) {
     return io_error(cat("creating ", tmp));
   }
-  const std::string rec = frame(encode_header(current_header(seq)), seq, 0);
+  std::string rec = encode_header(current_header(seq));
+  seal_record(rec, seq, 0);
   const bool ok = pwrite_all(f, rec, 0) &&
                   write_zeros(f, rec.size(), options.segment_size - rec.size()) &&
                   ::fdatasync(f) == 0;
@@ -541,6 +542,7 @@ Status WalStorage::Impl::recover(std::vector<std::uint64_t> seqs) {
     }
   }
   m.set_hard_state(h.hard_state);
+  stored_snapshot = snap.meta.last;
   mem = std::move(m);
   segment_count.store(segments.size());
   return activate(segments.back().seq, end, false);
@@ -660,14 +662,13 @@ Status WalStorage::save(const WriteBatch& batch) {
   if (!w.broken.ok()) {
     return w.broken;
   }
+  const EntryId old_snapshot = w.stored_snapshot;
   Index covered;
-  EntryId old_snapshot;
   {
     std::lock_guard lock(w.mu);
     if (Status s = w.mem.check_save(batch); !s.ok()) {
       return s;
     }
-    old_snapshot = w.mem.snapshot()->meta.last;
     covered = batch.snapshot ? batch.snapshot->meta.last.index
                              : std::max(Index{w.mem.first_index().value - 1}, old_snapshot.index);
   }
@@ -684,8 +685,8 @@ Status WalStorage::save(const WriteBatch& batch) {
       return s.code() == ErrorCode::kStorage ? w.fail(s) : s;
     }
   }
-  const std::string body = encode_batch(batch, first);
-  if (Status s = w.append(body, sync); !s.ok()) {
+  std::string rec = encode_batch(batch, first);
+  if (Status s = w.append(rec, sync); !s.ok()) {
     return s;
   }
   {
@@ -695,8 +696,11 @@ Status WalStorage::save(const WriteBatch& batch) {
           Status(ErrorCode::kStorage, cat("wal: a checked batch was refused: ", s.message())));
     }
   }
-  if (batch.snapshot && batch.snapshot->meta.last != old_snapshot && old_snapshot.index.value) {
-    (void)w.snapshots->remove(old_snapshot);  // a leftover is removed at the next open
+  if (batch.snapshot) {
+    w.stored_snapshot = batch.snapshot->meta.last;
+    if (old_snapshot != w.stored_snapshot && old_snapshot.index.value != 0) {
+      (void)w.snapshots->remove(old_snapshot);  // a leftover is removed at the next open
+    }
   }
   return Status();
 }
@@ -715,20 +719,14 @@ Status WalStorage::create_snapshot(Index index, const ConfState& conf_state, Byt
     }
     snap.meta.last = EntryId{*t, index};
   }
-  EntryId old_snapshot;
-  {
-    std::lock_guard lock(w.mu);
-    old_snapshot = w.mem.snapshot()->meta.last;
-  }
+  const EntryId old_snapshot = w.stored_snapshot;
   snap.meta.conf_state = conf_state;
   snap.data = std::move(data);
   if (Status s = w.snapshots->save(snap); !s.ok()) {
     return s.code() == ErrorCode::kStorage ? w.fail(s) : s;
   }
-  std::string body;
-  body.push_back(static_cast<char>(kSnapshotRecord));
-  put_entry_id(body, snap.meta.last);
-  if (Status s = w.append(body, true); !s.ok()) {
+  std::string rec = encode_snapshot_taken(snap.meta.last);
+  if (Status s = w.append(rec, true); !s.ok()) {
     return s;
   }
   {
@@ -738,6 +736,7 @@ Status WalStorage::create_snapshot(Index index, const ConfState& conf_state, Byt
           Status(ErrorCode::kStorage, cat("wal: a checked snapshot was refused: ", s.message())));
     }
   }
+  w.stored_snapshot = snap.meta.last;
   if (old_snapshot != snap.meta.last && old_snapshot.index.value != 0) {
     (void)w.snapshots->remove(old_snapshot);
   }
