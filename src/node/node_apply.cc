@@ -5,17 +5,6 @@
 
 namespace skiff {
 
-using node_detail::Clock;
-using node_detail::context_request;
-using node_detail::MemberRecord;
-using node_detail::MemberRegistry;
-using node_detail::micros;
-using node_detail::NodeLogger;
-using node_detail::request_context;
-using node_detail::StderrLogger;
-using node_detail::StringWriter;
-using node_detail::ViewReader;
-
 void Node::Impl::restore(const Snapshot& snap) {
   auto parts = node_detail::decode_node_snapshot(snap.data.view());
   if (!parts.ok()) {

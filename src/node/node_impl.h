@@ -65,12 +65,20 @@ inline std::optional<std::uint64_t> context_request(const Bytes& b) {
 
 }  // namespace node_detail
 
-struct Node::Impl final : public TransportHandler {
-  using Clock = node_detail::Clock;
-  using MemberRecord = node_detail::MemberRecord;
-  using MemberRegistry = node_detail::MemberRegistry;
-  using WorkQueue = node_detail::WorkQueue;
+// The node's own vocabulary, for Impl and its two source files (this header is internal).
+using node_detail::Clock;
+using node_detail::context_request;
+using node_detail::MemberRecord;
+using node_detail::MemberRegistry;
+using node_detail::micros;
+using node_detail::NodeLogger;
+using node_detail::request_context;
+using node_detail::StderrLogger;
+using node_detail::StringWriter;
+using node_detail::ViewReader;
+using node_detail::WorkQueue;
 
+struct Node::Impl final : public TransportHandler {
   Impl(NodeConfig c, Storage& s, Transport& t, StateMachine& m)
       : config(std::move(c)), storage(s), transport(t), sm(m), ticker(io), commit_wait(io) {}
 
