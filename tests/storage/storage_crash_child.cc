@@ -10,49 +10,14 @@
 #include <memory>
 #include <string>
 
-#include "skiff/storage/lmdb_storage.h"
-#include "skiff/storage/wal_storage.h"
-
-namespace {
-
-skiff::Result<std::unique_ptr<skiff::Storage>> open(const std::string& kind,
-                                                    const std::string& dir) {
-  skiff::ConfState members;
-  members.voters = {skiff::NodeId{1}};
-  if (kind == "wal") {
-    skiff::WalOptions o;
-    o.path = dir;
-    o.cluster_id = 1;
-    o.node_id = skiff::NodeId{1};
-    o.bootstrap = members;
-    o.segment_size = 256 << 10;  // small, so segments roll over and go under the kills too
-    auto s = skiff::WalStorage::open(o);
-    if (!s.ok()) {
-      return s.status();
-    }
-    return std::unique_ptr<skiff::Storage>(std::move(*s));
-  }
-  skiff::LmdbOptions o;
-  o.path = dir;
-  o.cluster_id = 1;
-  o.node_id = skiff::NodeId{1};
-  o.bootstrap = members;
-  o.initial_map_size = 1 << 20;  // small, so map growth happens under the kills too
-  auto s = skiff::LmdbStorage::open(o);
-  if (!s.ok()) {
-    return s.status();
-  }
-  return std::unique_ptr<skiff::Storage>(std::move(*s));
-}
-
-}  // namespace
+#include "storage/crash_storage.h"
 
 int main(int argc, char** argv) {
   if (argc != 4) {
     std::fprintf(stderr, "usage: storage_crash_child lmdb|wal DIR SEED\n");
     return 2;
   }
-  auto storage = open(argv[1], argv[2]);
+  auto storage = skiff::test::open_crash_storage(argv[1], argv[2]);
   if (!storage.ok()) {
     std::fprintf(stderr, "open: %s\n", storage.status().to_string().c_str());
     return 1;

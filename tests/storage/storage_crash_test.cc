@@ -15,8 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "skiff/storage/lmdb_storage.h"
-#include "skiff/storage/wal_storage.h"
+#include "storage/crash_storage.h"
 
 #ifndef SKIFF_CRASH_CHILD
 #error "SKIFF_CRASH_CHILD must name the child executable"
@@ -71,31 +70,6 @@ std::uint64_t run_and_kill(const std::string& kind, const std::string& dir, std:
   return acked;
 }
 
-Result<std::unique_ptr<Storage>> reopen(const std::string& kind, const std::string& dir) {
-  if (kind == "wal") {
-    WalOptions o;
-    o.path = dir;
-    o.cluster_id = 1;
-    o.node_id = NodeId{1};
-    o.segment_size = 256 << 10;
-    auto s = WalStorage::open(o);
-    if (!s.ok()) {
-      return s.status();
-    }
-    return std::unique_ptr<Storage>(std::move(*s));
-  }
-  LmdbOptions o;
-  o.path = dir;
-  o.cluster_id = 1;
-  o.node_id = NodeId{1};
-  o.initial_map_size = 1 << 20;
-  auto s = LmdbStorage::open(o);
-  if (!s.ok()) {
-    return s.status();
-  }
-  return std::unique_ptr<Storage>(std::move(*s));
-}
-
 void crash_repeatedly(const std::string& kind) {
   const char* base = std::getenv("TMPDIR");
   std::string pattern = std::string(base != nullptr ? base : "/tmp") + "/skiff-crash-XXXXXX";
@@ -120,7 +94,7 @@ void crash_repeatedly(const std::string& kind) {
         run_and_kill(kind, dir, seed * 1000 + kill_no, 2000 + next() % 38000);
     acked_total = std::max(acked_total, acked);
 
-    auto s = reopen(kind, dir);
+    auto s = test::open_crash_storage(kind, dir);
     ASSERT_TRUE(s.ok()) << "kill " << kill_no << ": " << s.status().to_string();
     const Index last = (*s)->last_index();
     ASSERT_GE(last.value, acked_total) << "kill " << kill_no << ": an acknowledged batch is lost";
