@@ -1,38 +1,107 @@
 // The command envelope (envelope.h).
 #include "envelope.h"
 
+#include <chrono>
+#include <random>
+
 #include "varint.h"
 
 namespace skiff::node_detail {
 namespace {
 
-constexpr char kVersion = 1;
+constexpr char kVersion1 = 1;
+constexpr char kVersion3 = 3;  // 2 is the member record's (registry.h)
+
+void put_u64(std::string& out, std::uint64_t v) {
+  for (int k = 0; k < 8; ++k) {
+    out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+  }
+}
+
+bool get_u64(std::string_view& in, std::uint64_t& v) {
+  if (in.size() < 8) {
+    return false;
+  }
+  v = 0;
+  for (int k = 0; k < 8; ++k) {
+    v |= std::uint64_t{static_cast<unsigned char>(in[static_cast<std::size_t>(k)])} << (8 * k);
+  }
+  in.remove_prefix(8);
+  return true;
+}
+
+// splitmix64's finalizer (Steele, Lea, Flood 2014): spreads every input bit over the output.
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 
 }  // namespace
 
-Bytes wrap(NodeId origin, std::uint64_t request, std::string_view command) {
+std::uint64_t new_process_id() {
+  // std::random_device reads the kernel's random source on Linux (getrandom); the clocks are
+  // mixed in so that even a deterministic random_device cannot repeat an id across restarts.
+  std::random_device rd;
+  const auto wall =
+      static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  const auto mono =
+      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  std::uint64_t id = 0;
+  while (id == 0) {
+    const std::uint64_t r = (std::uint64_t{rd()} << 32) | rd();
+    id = r ^ mix(wall ^ mix(mono));
+  }
+  return id;
+}
+
+Bytes wrap(NodeId origin, RequestId request, std::string_view command) {
   std::string out;
-  out.reserve(1 + 10 + 10 + command.size());
-  out.push_back(kVersion);
+  out.reserve(1 + 10 + 8 + 10 + command.size());
+  out.push_back(kVersion3);
   put_varint(out, origin.value);
-  put_varint(out, request);
+  put_u64(out, request.process);
+  put_varint(out, request.number);
   out.append(command);
   return Bytes(std::move(out));
 }
 
 Result<Envelope> unwrap(std::string_view data) {
-  if (data.empty() || data.front() != kVersion) {
+  if (data.empty() || (data.front() != kVersion1 && data.front() != kVersion3)) {
     return Status(ErrorCode::kCorruption, "command envelope: unknown version");
   }
+  const bool v3 = data.front() == kVersion3;
   data.remove_prefix(1);
   Envelope e;
   std::uint64_t origin = 0;
-  if (!get_varint(data, origin) || !get_varint(data, e.request) || origin == 0) {
+  bool ok = get_varint(data, origin) && origin != 0;
+  if (ok && v3) {
+    ok = get_u64(data, e.request.process) && e.request.process != 0;
+  }
+  ok = ok && get_varint(data, e.request.number);
+  if (!ok) {
     return Status(ErrorCode::kCorruption, "command envelope: bad header");
   }
   e.origin = NodeId{origin};
   e.command = data;
   return e;
+}
+
+Bytes read_context(RequestId request) {
+  std::string s;
+  s.reserve(16);
+  put_u64(s, request.process);
+  put_u64(s, request.number);
+  return Bytes(std::move(s));
+}
+
+std::optional<RequestId> read_context_request(std::string_view context) {
+  RequestId r;
+  if (context.size() != 16 || !get_u64(context, r.process) || !get_u64(context, r.number) ||
+      r.process == 0) {
+    return std::nullopt;
+  }
+  return r;
 }
 
 }  // namespace skiff::node_detail

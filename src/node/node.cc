@@ -237,8 +237,11 @@ void Node::Impl::hand_to_apply(Ready& rd) {
     });
   }
   for (const ReadState& rs : rd.read_states) {
-    if (std::optional<std::uint64_t> id = context_request(rs.context)) {
-      apply_q.push([this, index = rs.index, id = *id] {
+    // A read state answers a read of this process only if it carries this process's id: a
+    // late answer to a read of an earlier process (before a restart) is nobody's now.
+    std::optional<RequestId> req = node_detail::read_context_request(rs.context.view());
+    if (req && req->process == process_id) {
+      apply_q.push([this, index = rs.index, id = req->number] {
         pending_reads.emplace(index, id);
         serve_reads();
       });
@@ -514,7 +517,7 @@ Status Node::start() {
     d.next_tick = Clock::now() + d.config.tick_interval;
     d.on_tick();
   });
-  d.log(LogLevel::kInfo, "started: {}", membership);
+  d.log(LogLevel::kInfo, "started: {} (process {:016x})", membership, d.process_id);
   return Status();
 }
 
@@ -569,7 +572,7 @@ void Node::propose(Bytes command, ProposeCallback done) {
     if (!d.failed.ok() || d.stop_requested) {
       return;  // completed by fail() or stop()
     }
-    Bytes data = node_detail::wrap(d.self, id, command.view());
+    Bytes data = node_detail::wrap(d.self, RequestId{d.process_id, id}, command.view());
     if (d.recorder) {
       d.recorder->propose(data.view());
     }
@@ -605,7 +608,7 @@ void Node::linearizable_read(StatusCallback ready) {
     if (!d.failed.ok() || d.stop_requested) {
       return;
     }
-    Bytes context = request_context(id);
+    Bytes context = node_detail::read_context(RequestId{d.process_id, id});
     if (d.recorder) {
       d.recorder->read_index(context.view());
     }

@@ -73,8 +73,10 @@ void Node::Impl::apply_entries(const std::vector<Entry>& entries) {
         ++metrics.applied;
         bytes_since_snapshot += env->command.size();
         applied = e.index;
-        if (env->origin == self) {
-          complete(env->request, std::move(result));
+        // Only this process's own requests: an entry proposed by an earlier process of this
+        // node (applied again after a restart) belongs to a caller that is gone.
+        if (env->origin == self && env->request.process == process_id) {
+          complete(env->request.number, std::move(result));
         }
         break;
       }

@@ -44,35 +44,15 @@ inline std::uint64_t micros(Clock::duration d) {
       std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
 
-inline Bytes request_context(std::uint64_t request) {
-  std::string s(8, '\0');
-  for (int k = 0; k < 8; ++k) {
-    s[static_cast<std::size_t>(k)] = static_cast<char>((request >> (8 * k)) & 0xff);
-  }
-  return Bytes(std::move(s));
-}
-
-inline std::optional<std::uint64_t> context_request(const Bytes& b) {
-  if (b.size() != 8) {
-    return std::nullopt;
-  }
-  std::uint64_t v = 0;
-  for (int k = 0; k < 8; ++k) {
-    v |= std::uint64_t{static_cast<unsigned char>(b.data()[k])} << (8 * k);
-  }
-  return v;
-}
-
 }  // namespace node_detail
 
 // The node's own vocabulary, for Impl and its two source files (this header is internal).
 using node_detail::Clock;
-using node_detail::context_request;
 using node_detail::MemberRecord;
 using node_detail::MemberRegistry;
 using node_detail::micros;
 using node_detail::NodeLogger;
-using node_detail::request_context;
+using node_detail::RequestId;
 using node_detail::StderrLogger;
 using node_detail::StringWriter;
 using node_detail::ViewReader;
@@ -87,6 +67,10 @@ struct Node::Impl final : public TransportHandler {
   Transport& transport;
   StateMachine& sm;
   NodeId self;
+  // This process's identity in its requests' envelopes and read contexts (envelope.h): drawn
+  // anew by every Node::create, so entries and read states of an earlier process of this
+  // node (applied again after a restart) never complete a request of this one.
+  const std::uint64_t process_id = node_detail::new_process_id();
   std::shared_ptr<Logger> logger;
   std::atomic<std::uint64_t> term{0};
   node_detail::Metrics metrics;
@@ -146,7 +130,7 @@ struct Node::Impl final : public TransportHandler {
   Index snapshot_index;
   std::uint64_t bytes_since_snapshot = 0;
   bool snapshot_running = false;
-  std::multimap<Index, std::uint64_t> pending_reads;  // read index -> request
+  std::multimap<Index, std::uint64_t> pending_reads;  // read index -> request number
 
   template <typename... Args>
   void log(LogLevel level, fmt::format_string<Args...> f, Args&&... args) {
