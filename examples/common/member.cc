@@ -117,6 +117,7 @@ Result<std::unique_ptr<Member>> Member::start(const ServeFlags& flags, StateMach
   nc.raft.id = flags.id;
   nc.raft.election_tick = flags.election_ticks;
   nc.raft.heartbeat_tick = flags.heartbeat_ticks;
+  nc.join = flags.join;
   nc.raft.forward_proposals = true;  // any member takes writes (the result comes back to it)
   nc.tick_interval = flags.tick;
   nc.request_timeout = flags.request_timeout;

@@ -78,6 +78,10 @@ class Storage : public LogStorage {
   /// nothing is checked. (A decorator around another adapter must forward it.)
   virtual std::uint64_t incarnation() const { return 0; }
 
+  /// The cluster and node this storage was created for (LMDB and the WAL record both in
+  /// their files); the default records neither. A decorator must forward it.
+  virtual AdapterIdentity identity() const { return {}; }
+
   /// Drops the entries up to `index`, which must not be past the stored snapshot's index
   /// (kFailedPrecondition). Compacting at or below first_index() - 1 does nothing. Need not be
   /// durable.

@@ -70,6 +70,9 @@ class Transport {
     (void)id;
     (void)incarnation;
   }
+  /// The cluster this endpoint belongs to and the node it speaks for, as configured; the
+  /// default records neither.
+  virtual AdapterIdentity identity() const { return {}; }
 };
 
 }  // namespace skiff

@@ -61,6 +61,15 @@ struct EntryId {
   friend constexpr bool operator==(const EntryId&, const EntryId&) = default;
 };
 
+/// Whom an adapter was created for: the cluster and the node. Node::create refuses adapters
+/// that disagree with each other or with the node's id. 0 / kNoNode for a part the adapter
+/// does not record (then that part is not checked).
+struct AdapterIdentity {
+  std::uint64_t cluster_id = 0;
+  NodeId node;
+  friend constexpr bool operator==(const AdapterIdentity&, const AdapterIdentity&) = default;
+};
+
 /// Text forms used by logs, errors and test transcripts.
 std::string describe(NodeId id);
 std::string describe(EntryId id);  // "index/term", e.g. "7/2"

@@ -57,6 +57,15 @@ void Node::Impl::send(std::vector<Message>& messages) {
 
 void Node::Impl::follow_membership(const std::vector<Entry>& entries) {
   for (const Entry& e : entries) {
+    if (e.type == EntryType::kNormal && node_detail::is_member_record(e.data.view())) {
+      // An address change (change_address): known here from now on; the transport takes it
+      // when the record applies (record_member).
+      auto rec = node_detail::decode_member_record(e.data.view());
+      if (rec.ok() && !rec->second.address.empty()) {
+        addresses[rec->first] = rec->second.address;
+      }
+      continue;
+    }
     if (e.type != EntryType::kConfChange) {
       continue;
     }
@@ -317,6 +326,10 @@ std::future<Status> Node::Impl::change_membership(ConfChange change) {
     if (!failed.ok() || stop_requested) {
       return;
     }
+    if (Status s = check_change(change); !s.ok()) {
+      complete(id, s);
+      return;
+    }
     if (recorder) {
       recorder->conf_change(change);
     }
@@ -326,6 +339,92 @@ std::future<Status> Node::Impl::change_membership(ConfChange change) {
       return;
     }
     requests.appended(id, p->id);
+    schedule_process();
+  });
+  return f;
+}
+
+Status Node::Impl::check_change(const ConfChange& change) const {
+  if (raw->role() != Role::kLeader) {
+    return Status();  // the core refuses it with the leader's id
+  }
+  const ConfState cs = raw->status().config;
+  auto in = [](const std::vector<NodeId>& ids, NodeId id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  const std::string address(change.context.view());
+  for (const ConfChangeSingle& c : change.changes) {
+    const bool voter = in(cs.voters, c.node) || in(cs.voters_outgoing, c.node);
+    const bool learner = in(cs.learners, c.node) || in(cs.learners_next, c.node);
+    if (c.type == ConfChangeType::kRemoveNode || (!voter && !learner)) {
+      continue;
+    }
+    if ((c.type == ConfChangeType::kAddVoter && voter) ||
+        (c.type == ConfChangeType::kAddLearner && learner)) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    fmt::format("node {} is already a {}; to move it to another address use "
+                                "change_address",
+                                c.node.value, voter ? "voter" : "learner"));
+    }
+    // A promotion or demotion keeps the member where it is: an address in it must be the one
+    // known (adding an existing member with another address moved it on every member).
+    auto known = addresses.find(c.node);
+    if (!address.empty() && (known == addresses.end() || known->second != address)) {
+      return Status(ErrorCode::kFailedPrecondition,
+                    fmt::format("node {} is already a member; to move it to {} use "
+                                "change_address",
+                                c.node.value, address));
+    }
+  }
+  return Status();
+}
+
+std::future<Status> Node::Impl::change_address(NodeId id, std::string address) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> f = promise->get_future();
+  node_detail::RequestTable::Request r;
+  r.on_status = [promise](Status s) { promise->set_value(std::move(s)); };
+  std::optional<std::uint64_t> rid = add_request(std::move(r));
+  if (!rid) {
+    return f;
+  }
+  asio::post(io, [this, rid = *rid, id, address = std::move(address)] {
+    if (!failed.ok() || stop_requested) {
+      return;
+    }
+    if (raw->role() != Role::kLeader) {
+      complete(rid, Status(ErrorCode::kNotLeader, "address changes go through the leader",
+                           raw->leader()));
+      return;
+    }
+    const ConfState cs = raw->status().config;
+    bool member = false;
+    for (const auto* list : {&cs.voters, &cs.voters_outgoing, &cs.learners, &cs.learners_next}) {
+      member = member || std::find(list->begin(), list->end(), id) != list->end();
+    }
+    if (!member) {
+      complete(rid, Status(ErrorCode::kInvalidArgument,
+                           fmt::format("node {} is not a member: add it instead", id.value)));
+      return;
+    }
+    MemberRecord rec;
+    rec.address = address;
+    {
+      std::lock_guard lock(registry_mu);
+      if (auto it = registry.find(id); it != registry.end()) {
+        rec.incarnation = it->second.incarnation;  // 0 keeps the known one (merge rule)
+      }
+    }
+    Bytes data = node_detail::encode_member_record(id, rec);
+    if (recorder) {
+      recorder->propose(data.view());
+    }
+    auto p = raw->propose(std::move(data));
+    if (!p.ok()) {
+      complete(rid, p.status());
+      return;
+    }
+    requests.appended(rid, p->id);
     schedule_process();
   });
   return f;
@@ -342,7 +441,7 @@ void Node::Impl::record_members() {
     for (NodeId m : *list) {
       {
         std::lock_guard lock(registry_mu);
-        if (registry.contains(m)) {
+        if (auto it = registry.find(m); it != registry.end() && it->second.incarnation != 0) {
           continue;
         }
       }
@@ -398,6 +497,61 @@ void Node::Impl::compact_after_snapshot(Index at, const ConfState& cs, const Byt
 
 // --- Node ---------------------------------------------------------------------------------------
 
+namespace node_detail {
+
+namespace {
+
+bool has(const std::vector<NodeId>& ids, NodeId id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+}  // namespace
+
+Status check_identities(const NodeConfig& config, const Storage& storage,
+                        const Transport& transport, const Snapshot& snap,
+                        const InitialState& initial) {
+  auto refuse = [](std::string why) { return Status(ErrorCode::kInvalidArgument, std::move(why)); };
+  const NodeId self = config.raft.id;
+  const AdapterIdentity s = storage.identity();
+  const AdapterIdentity t = transport.identity();
+  if (s.node != kNoNode && s.node != self) {
+    return refuse(fmt::format("raft.id is {} but the storage holds node {}'s data", self.value,
+                              s.node.value));
+  }
+  if (t.node != kNoNode && t.node != self) {
+    return refuse(fmt::format("raft.id is {} but the transport speaks for node {}", self.value,
+                              t.node.value));
+  }
+  if (s.cluster_id != 0 && t.cluster_id != 0 && s.cluster_id != t.cluster_id) {
+    return refuse(fmt::format("the storage belongs to cluster {} but the transport to cluster {}",
+                              s.cluster_id, t.cluster_id));
+  }
+  // A fresh storage: nothing but its bootstrap membership (no entries, snapshot or vote).
+  const bool fresh = snap.empty() && storage.last_index() == Index{0} &&
+                     initial.hard_state.term == Term{0} && initial.hard_state.vote == kNoNode;
+  if (!fresh) {
+    return Status();  // a member that was removed later, or joined, is not a mistake
+  }
+  const ConfState& cs = initial.conf_state;
+  const bool empty = cs.voters.empty() && cs.learners.empty();
+  if (empty && !config.join) {
+    return refuse(
+        "the storage holds no membership: bootstrap it with the voters, or set join to wait "
+        "to be added by a membership change");
+  }
+  if (!empty && config.join) {
+    return refuse("join is set but the storage was bootstrapped with the membership " +
+                  describe(cs) + ": a joining node starts with none");
+  }
+  if (!empty && !has(cs.voters, self) && !has(cs.learners, self)) {
+    return refuse(fmt::format("raft.id {} is not among the bootstrap membership {}", self.value,
+                              describe(cs)));
+  }
+  return Status();
+}
+
+}  // namespace node_detail
+
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Node::~Node() {
@@ -441,6 +595,10 @@ Result<std::unique_ptr<Node>> Node::create(NodeConfig config, Storage& storage,
   auto initial = storage.initial_state();
   if (!initial.ok()) {
     return initial.status();
+  }
+  if (Status s = node_detail::check_identities(d.config, storage, transport, *snap, *initial);
+      !s.ok()) {
+    return invalid(s.message());
   }
   d.conf_state = initial->conf_state;
   MemberRegistry registry;
@@ -653,6 +811,16 @@ std::future<Status> Node::promote(NodeId id) {
 
 std::future<Status> Node::remove(NodeId id) {
   return impl_->change_membership(single_change(ConfChangeType::kRemoveNode, id, {}));
+}
+
+std::future<Status> Node::change_address(NodeId id, std::string address) {
+  if (address.empty() || address.size() > 1024 || id == kNoNode) {
+    std::promise<Status> p;
+    p.set_value(Status(ErrorCode::kInvalidArgument,
+                       "change_address: a member id and an address of 1 to 1024 bytes"));
+    return p.get_future();
+  }
+  return impl_->change_address(id, std::move(address));
 }
 
 Status Node::transfer_leadership(NodeId to) {

@@ -61,6 +61,9 @@ void Node::Impl::apply_entries(const std::vector<Entry>& entries) {
           }
           record_member(rec->first, rec->second);
           applied = e.index;
+          if (std::optional<std::uint64_t> id = requests.at(e.index)) {
+            complete(*id, Bytes());  // a change_address of this process, on the leader
+          }
           break;
         }
         auto env = node_detail::unwrap(e.data.view());
@@ -110,10 +113,12 @@ void Node::Impl::apply_entries(const std::vector<Entry>& entries) {
   maybe_snapshot();
 }
 
-void Node::Impl::record_member(NodeId id, const MemberRecord& r) {
+void Node::Impl::record_member(NodeId id, const MemberRecord& record) {
+  MemberRecord r;
   {
     std::lock_guard lock(registry_mu);
-    registry[id] = r;
+    node_detail::merge_member_record(registry, id, record);
+    r = registry.at(id);
   }
   if (id == self) {
     if (r.incarnation != storage.incarnation() && storage.incarnation() != 0) {

@@ -15,6 +15,7 @@
 #pragma GCC diagnostic ignored "-Wnull-dereference"
 #include <asio.hpp>
 #pragma GCC diagnostic pop
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +44,12 @@ inline std::uint64_t micros(Clock::duration d) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(d).count());
 }
+
+// Node::create's checks that the adapters and the config speak of one node of one cluster,
+// and that a fresh storage's membership fits the config (join, raft.id). kInvalidArgument.
+Status check_identities(const NodeConfig& config, const Storage& storage,
+                        const Transport& transport, const Snapshot& snap,
+                        const InitialState& initial);
 
 }  // namespace node_detail
 
@@ -248,6 +255,11 @@ struct Node::Impl final : public TransportHandler {
 
   // Proposes a membership change; the future completes when it is applied here.
   std::future<Status> change_membership(ConfChange change);
+  // Core thread, leader: refuses a change that adds a member again (kFailedPrecondition), or
+  // promotes or demotes one with an address other than its known one.
+  Status check_change(const ConfChange& change) const;
+  // Proposes a member record moving member `id` to `address`; done when applied here.
+  std::future<Status> change_address(NodeId id, std::string address);
 
   // Runs `fn` on the core thread and returns its result (directly when already there).
   template <typename Fn>

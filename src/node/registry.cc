@@ -33,6 +33,18 @@ bool get_u64(std::string_view& in, std::uint64_t& v) {
 
 }  // namespace
 
+void merge_member_record(MemberRegistry& registry, NodeId id, MemberRecord r) {
+  if (auto it = registry.find(id); it != registry.end()) {
+    if (r.incarnation == 0) {
+      r.incarnation = it->second.incarnation;
+    }
+    if (r.address.empty()) {
+      r.address = std::move(it->second.address);
+    }
+  }
+  registry[id] = std::move(r);
+}
+
 bool is_member_record(std::string_view data) {
   return !data.empty() && data.front() == kRecordVersion;
 }
@@ -120,7 +132,7 @@ Status scan_registry(const LogStorage& storage, Index from, Index commit,
         if (!rec.ok()) {
           return rec.status();
         }
-        registry[rec->first] = rec->second;
+        merge_member_record(registry, rec->first, rec->second);
       } else if (e.type == EntryType::kConfChange) {
         auto cc = decode_conf_change_entry(e.data.view());
         if (!cc.ok()) {

@@ -33,6 +33,12 @@ struct MemberRecord {
 };
 using MemberRegistry = std::map<NodeId, MemberRecord>;
 
+/// Applies member record `r` for `id` to `registry`: a record without an incarnation (0) or
+/// without an address keeps the one already known (an address change need not know the
+/// incarnation, and the leader's own records need not know the address). The one rule for the
+/// log, snapshots and the startup scan.
+void merge_member_record(MemberRegistry& registry, NodeId id, MemberRecord r);
+
 /// Whether entry data is a member record (rather than a command envelope).
 bool is_member_record(std::string_view data);
 /// A member record's entry data.

@@ -163,6 +163,7 @@ class LmdbStorage::Impl {
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
   std::uint64_t incarnation = 0;
+  AdapterIdentity owner;  // LmdbOptions' ids, checked against the file at open
   MDB_dbi log = 0;
   std::string path;
   std::uint64_t map_size = 0;
@@ -444,6 +445,7 @@ Result<std::unique_ptr<LmdbStorage>> LmdbStorage::open(const LmdbOptions& o) {
   }
   auto impl = std::make_unique<Impl>();
   impl->path = o.path;
+  impl->owner = AdapterIdentity{o.cluster_id, o.node_id};
   impl->max_map_size = o.max_map_size;
   if (int rc = mdb_env_create(&impl->env); rc != 0) {
     return lmdb_error(rc, "creating the environment");
@@ -467,6 +469,10 @@ LmdbStorage::~LmdbStorage() = default;
 
 std::uint64_t LmdbStorage::incarnation() const {
   return impl_->incarnation;
+}
+
+AdapterIdentity LmdbStorage::identity() const {
+  return impl_->owner;
 }
 
 std::uint64_t LmdbStorage::map_size() const {

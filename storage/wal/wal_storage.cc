@@ -653,6 +653,10 @@ std::uint64_t WalStorage::incarnation() const {
   return impl_->incarnation;
 }
 
+AdapterIdentity WalStorage::identity() const {
+  return AdapterIdentity{impl_->options.cluster_id, impl_->options.node_id};
+}
+
 std::size_t WalStorage::segment_count() const {
   return impl_->segment_count.load();
 }

@@ -134,6 +134,7 @@ class FaultyStorage final : public Storage {
   }
   Status compact(Index index) override { return inner_->compact(index); }
   std::uint64_t incarnation() const override { return inner_->incarnation(); }
+  AdapterIdentity identity() const override { return inner_->identity(); }
 
   void hang(bool on) {
     {
@@ -249,6 +250,7 @@ class Cluster {
         c.peers[NodeId{other}] = om.address;
       }
     }
+    c.join = joining_.contains(id);
     if (tweak_) {
       tweak_(c);
     }
@@ -755,6 +757,46 @@ TEST(Node, MembersAreAddedAndRemovedThroughTheLog) {
   EXPECT_EQ(refused.code(), ErrorCode::kNotLeader) << refused.to_string();
 }
 
+// Adding an existing voter with another address answered OK and moved it there on every
+// member, cutting it off for good (issue 15). Now it is refused; moving a member is its own
+// operation, change_address.
+TEST(Node, AddingAMemberAgainIsRefusedAndChangeAddressMovesIt) {
+  Cluster c;
+  const std::uint64_t l = c.leader();
+  ASSERT_NE(l, 0u);
+  const std::uint64_t f = l % 3 + 1;
+  Status s = c.node(l).add_voter(NodeId{f}, "127.0.0.1:1").get();
+  EXPECT_EQ(s.code(), ErrorCode::kFailedPrecondition) << s.to_string();
+  EXPECT_NE(s.message().find("change_address"), std::string::npos) << s.message();
+  EXPECT_EQ(c.node(l).add_learner(NodeId{f}, "127.0.0.1:1").get().code(),
+            ErrorCode::kFailedPrecondition)
+      << "demoting with another address moves it too";
+  // The follower still gets everything.
+  ASSERT_TRUE(put(c, "a", "1").ok());
+  EXPECT_TRUE(c.converged({{"a", "1"}}));
+  EXPECT_EQ(c.node(l).change_address(NodeId{9}, "127.0.0.1:2").get().code(),
+            ErrorCode::kInvalidArgument)
+      << "not a member";
+  EXPECT_EQ(c.node(l).change_address(NodeId{f}, "").get().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(c.node(f).change_address(NodeId{f}, "127.0.0.1:2").get().code(), ErrorCode::kNotLeader);
+  // Moving the follower: it restarts on a new port, and catches up there once moved.
+  c.stop(f);
+  std::string moved;
+  {
+    auto probe = c.make_transport(f, "127.0.0.1:0");
+    moved = probe->listen_address();
+  }
+  ASSERT_NE(moved, c.at(f).address);
+  ASSERT_TRUE(put(c, "b", "2").ok());
+  Status m = c.node(c.leader()).change_address(NodeId{f}, moved).get();
+  ASSERT_TRUE(m.ok()) << m.to_string();
+  c.at(f).address = moved;
+  c.start(f);
+  EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
+  ASSERT_TRUE(put(c, "c", "3").ok());
+  EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}, {"c", "3"}}));
+}
+
 TEST(Node, AMemberThatLostItsDataRejoinsOnlyThroughAMembershipChange) {
   Cluster c;
   ASSERT_TRUE(put(c, "a", "1").ok());
@@ -936,6 +978,89 @@ TEST(Node, ConfigIsChecked) {
   bad([](NodeConfig& c) { c.peers[NodeId{1}] = "127.0.0.1:1"; }, "not another node's id");
   bad([](NodeConfig& c) { c.peers[NodeId{2}] = "nowhere"; }, "peer 2");
   bad([](NodeConfig& c) { c.raft.election_tick = 1; }, "election_tick");
+  bad([](NodeConfig& c) { c.join = true; }, "join is set but the storage was bootstrapped");
+}
+
+// Contradictory identities are configuration errors at creation (issue 15): before, each of
+// these was accepted silently.
+TEST(Node, ContradictoryIdentitiesAreRefusedAtCreation) {
+  test::TempDir dir("skiff-node");
+  auto storage_of = [&](const std::string& name, std::uint64_t cluster, std::uint64_t node,
+                        ConfState bootstrap) {
+    LmdbOptions lo;
+    lo.path = dir.path() + "/" + name;
+    lo.cluster_id = cluster;
+    lo.node_id = NodeId{node};
+    lo.bootstrap = std::move(bootstrap);
+    auto s = LmdbStorage::open(lo);
+    EXPECT_TRUE(s.ok()) << s.status().to_string();
+    return std::move(*s);
+  };
+  auto transport_of = [](std::uint64_t cluster, std::uint64_t node) {
+    AsioTransportOptions to;
+    to.cluster_id = cluster;
+    to.self = NodeId{node};
+    to.listen_address = "127.0.0.1:0";
+    auto t = AsioTransport::create(to);
+    EXPECT_TRUE(t.ok()) << t.status().to_string();
+    return std::move(*t);
+  };
+  ConfState three;
+  three.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+  KvMachine sm;
+  auto refused = [&](Storage& s, Transport& t, bool join, const std::string& why) {
+    NodeConfig c;
+    c.raft.id = NodeId{1};
+    c.join = join;
+    auto n = Node::create(c, s, t, sm);
+    ASSERT_FALSE(n.ok()) << "accepted; expected: " << why;
+    EXPECT_EQ(n.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(n.status().message().find(why), std::string::npos) << n.status().message();
+  };
+  auto of_node2 = storage_of("of-node2", kCluster, 2, three);
+  auto t1 = transport_of(kCluster, 1);
+  refused(*of_node2, *t1, false, "the storage holds node 2's data");
+  auto mine = storage_of("mine", kCluster, 1, three);
+  auto t2 = transport_of(kCluster, 2);
+  refused(*mine, *t2, false, "the transport speaks for node 2");
+  auto other_cluster = transport_of(9, 1);
+  refused(*mine, *other_cluster, false,
+          "the storage belongs to cluster " + std::to_string(kCluster) +
+              " but the transport to "
+              "cluster 9");
+  ConfState without_me;
+  without_me.voters = {NodeId{2}, NodeId{3}};
+  auto not_a_member = storage_of("not-a-member", kCluster, 1, without_me);
+  refused(*not_a_member, *t1, false, "raft.id 1 is not among the bootstrap membership");
+  auto no_membership = storage_of("none", kCluster, 1, ConfState{});
+  refused(*no_membership, *t1, false, "the storage holds no membership");
+  // The same storage with join set is a node waiting to be added: accepted.
+  NodeConfig joining;
+  joining.raft.id = NodeId{1};
+  joining.join = true;
+  EXPECT_TRUE(Node::create(joining, *no_membership, *t1, sm).ok());
+  // And the consistent combination works.
+  NodeConfig good;
+  good.raft.id = NodeId{1};
+  EXPECT_TRUE(Node::create(good, *mine, *t1, sm).ok());
+}
+
+TEST(Node, ASingleMemberClusterWorksEndToEnd) {
+  test::TempDir dir("skiff-node");
+  LmdbOptions lo;
+  lo.path = dir.path();
+  lo.cluster_id = kCluster;
+  lo.node_id = NodeId{1};
+  lo.bootstrap.voters = {NodeId{1}};
+  auto s = LmdbStorage::open(lo);
+  ASSERT_TRUE(s.ok());
+  AsioTransportOptions to;
+  to.cluster_id = kCluster;
+  to.self = NodeId{1};
+  to.listen_address = "127.0.0.1:0";
+  auto t = AsioTransport::create(to);
+  ASSERT_TRUE(t.ok());
+  KvMachine sm;
   // A single-member cluster works end to end.
   NodeConfig c;
   c.raft.id = NodeId{1};

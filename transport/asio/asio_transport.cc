@@ -1016,6 +1016,10 @@ std::uint64_t AsioTransport::peer_incarnation(NodeId id) const {
   return it == impl_->pins.end() ? 0 : it->second;
 }
 
+AdapterIdentity AsioTransport::identity() const {
+  return AdapterIdentity{impl_->opt.cluster_id, impl_->opt.self};
+}
+
 void AsioTransport::expect_incarnation(NodeId id, std::uint64_t incarnation) {
   Impl& d = *impl_;
   std::shared_ptr<Impl::Peer> peer;

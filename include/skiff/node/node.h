@@ -56,6 +56,11 @@ struct NodeConfig {
   /// Addresses of the other members, handed to the transport (add_peer). Members added later
   /// get theirs from the membership change's address.
   std::map<NodeId, std::string> peers;
+  /// This node starts with no membership and waits to be added by a membership change
+  /// (add_voter/add_learner on the leader). Node::create refuses a fresh storage without a
+  /// bootstrap membership unless this is set, and refuses it set on a storage that was
+  /// bootstrapped with one: both are configuration mistakes.
+  bool join = false;
 
   /// Take a snapshot once this many entries were applied since the last one (0: never by
   /// count), or this many bytes of commands (0: never by size).
@@ -133,7 +138,9 @@ class Node {
 
   /// Checks `config` and opens the core on `storage`. The adapters and `state_machine` must
   /// outlive the node; the node restores the state machine from the stored snapshot.
-  /// kInvalidArgument for a bad config, the storage's errors otherwise.
+  /// kInvalidArgument for a bad config or contradictory identities (a storage or transport of
+  /// another node id or cluster, a fresh storage whose bootstrap voters lack raft.id, no
+  /// membership without `join`); the storage's errors otherwise.
   static Result<std::unique_ptr<Node>> create(NodeConfig config, Storage& storage,
                                               Transport& transport, StateMachine& state_machine);
   ~Node();  ///< stop()
@@ -163,12 +170,19 @@ class Node {
   std::future<Status> read_index();
 
   /// Membership changes (thesis §4): done once the change is applied on this node. `address`
-  /// is where the new member listens (handed to every member's transport).
+  /// is where the new member listens (handed to every member's transport). Adding a member
+  /// that already is one is kFailedPrecondition (add_voter on a learner promotes it, and
+  /// add_learner on a voter demotes it, each with an empty or the member's known address):
+  /// moving a member is change_address.
   std::future<Status> add_voter(NodeId id, std::string address);
   std::future<Status> add_learner(NodeId id, std::string address);
   /// Promotes a learner to voter.
   std::future<Status> promote(NodeId id);
   std::future<Status> remove(NodeId id);
+  /// Moves member `id` to `address` on every member (a replicated record, not a membership
+  /// change); done once applied here. On the leader only (kNotLeader with a hint otherwise);
+  /// kInvalidArgument for a non-member or an empty address.
+  std::future<Status> change_address(NodeId id, std::string address);
 
   /// Hands leadership to `to` (thesis §3.10); done when the request is taken by the core
   /// (watch status() to see it complete).

@@ -78,6 +78,7 @@ class LmdbStorage final : public Storage {
   Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) override;
   Status compact(Index index) override;
   std::uint64_t incarnation() const override;
+  AdapterIdentity identity() const override;
 
   /// The current map size in bytes (grows as the log does).
   std::uint64_t map_size() const;

@@ -88,6 +88,7 @@ class WalStorage final : public Storage {
   Status create_snapshot(Index index, const ConfState& conf_state, Bytes data) override;
   Status compact(Index index) override;
   std::uint64_t incarnation() const override;
+  AdapterIdentity identity() const override;
 
   /// The segment files in use (the active one included).
   std::size_t segment_count() const;

@@ -155,6 +155,7 @@ class AsioTransport final : public Transport {
   void set_incarnation(std::uint64_t incarnation) override;
   std::uint64_t peer_incarnation(NodeId id) const override;
   void expect_incarnation(NodeId id, std::uint64_t incarnation) override;
+  AdapterIdentity identity() const override;
 
   /// The bound "host:port" (the chosen port when the options said 0).
   std::string listen_address() const;
