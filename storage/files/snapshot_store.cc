@@ -31,8 +31,10 @@ constexpr std::string_view kTmpPrefix = ".tmp-";
 
 using storage_internal::cat;
 
-Status io_error(const std::string& what) {
-  return storage_internal::errno_error("snapshot store", what);
+// kStorage with errno's text; a full disk is said as such, with the free space on the file
+// system holding `where` (a path; empty: not looked up).
+Status io_error(const std::string& what, const std::string& where = std::string()) {
+  return storage_internal::errno_error("snapshot store", what, where);
 }
 
 std::string file_name(EntryId id) {
@@ -105,9 +107,11 @@ Status fsync_dir(const std::string& dir) {
 
 class FileWriter final : public SnapshotStore::Writer {
  public:
-  FileWriter(std::string dir, std::string tmp, std::string final_path, int fd, std::uint64_t size,
-             std::function<Status()> prune)
+  // `what` names the snapshot in errors: "the snapshot 7/2 (100 bytes of data)".
+  FileWriter(std::string dir, std::string what, std::string tmp, std::string final_path, int fd,
+             std::uint64_t size, std::function<Status()> prune)
       : dir_(std::move(dir)),
+        what_(std::move(what)),
         tmp_(std::move(tmp)),
         final_(std::move(final_path)),
         fd_(fd),
@@ -153,10 +157,10 @@ class FileWriter final : public SnapshotStore::Writer {
     std::string sum;
     put_u64(sum, XXH3_64bits_digest(state_));
     if (!write_all(fd_, sum)) {
-      return io_error(cat("writing ", tmp_));
+      return io_error(cat("writing ", what_, " to ", tmp_), dir_);
     }
     if (::fsync(fd_) != 0) {
-      return io_error(cat("syncing ", tmp_));
+      return io_error(cat("syncing ", what_, " to ", tmp_), dir_);
     }
     ::close(fd_);
     fd_ = -1;
@@ -174,12 +178,13 @@ class FileWriter final : public SnapshotStore::Writer {
   Status append(std::string_view data) {
     XXH3_64bits_update(state_, data.data(), data.size());
     if (!write_all(fd_, data)) {
-      return io_error(cat("writing ", tmp_));
+      return io_error(cat("writing ", what_, " to ", tmp_), dir_);
     }
     return Status();
   }
 
   std::string dir_;
+  std::string what_;
   std::string tmp_;
   std::string final_;
   int fd_;
@@ -325,13 +330,22 @@ Result<std::unique_ptr<SnapshotStore::Writer>> SnapshotStore::begin(const Snapsh
   }
   const std::string name = file_name(meta.last);
   const std::string tmp = options_.dir + "/" + std::string(kTmpPrefix) + name;
+  const std::string what = cat("the snapshot ", describe(meta.last), " (", size, " bytes of data)");
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return io_error(cat("creating ", tmp));
+    return io_error(cat("creating ", tmp, " for ", what), options_.dir);
   }
-  auto writer = std::make_unique<FileWriter>(options_.dir, tmp, options_.dir + "/" + name, fd, size,
-                                             [this] { return prune(); });
-  if (Status s = writer->begin(header(meta, size)); !s.ok()) {
+  const std::string head = header(meta, size);
+  // The whole file reserved first: a snapshot the disk has no room for fails here, at once,
+  // instead of after writing most of it (and the writer's destructor removes the file).
+  const int err = storage_internal::reserve(fd, head.size() + size + 8);
+  auto writer = std::make_unique<FileWriter>(options_.dir, what, tmp, options_.dir + "/" + name, fd,
+                                             size, [this] { return prune(); });
+  if (err != 0) {
+    errno = err;
+    return io_error(cat("saving ", what, " in ", options_.dir), options_.dir);
+  }
+  if (Status s = writer->begin(head); !s.ok()) {
     return s;
   }
   return std::unique_ptr<Writer>(std::move(writer));

@@ -1,9 +1,13 @@
 // LmdbStorage (include/skiff/storage/lmdb_storage.h has the on-disk format).
 #include "skiff/storage/lmdb_storage.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -37,11 +41,67 @@ constexpr std::uint32_t kFormatVersion = 1;
 constexpr char kMetaDb[] = "meta";
 constexpr char kLogDb[] = "log";
 
-Status lmdb_error(int rc, const std::string& what) {
+// Below this much free space beyond what a write needed, an EIO from LMDB is taken for a full
+// disk: LMDB reports a write the file system cut short as EIO (mdb_page_flush: "short write,
+// filesystem full?"), and a short write is what a disk that fills up mid-write gives.
+constexpr std::uint64_t kShortWriteSlack = std::uint64_t{1} << 20;
+
+// The lock file LMDB maps and writes through memory (its reader table): on a full file system
+// a store into a page not yet allocated is a SIGBUS, not an error. So its pages are allocated
+// before LMDB opens it. 8 KiB is the size LMDB gives it by default on Linux (126 readers); an
+// existing file keeps its size and only has its holes filled.
+constexpr std::uint64_t kLockFileBytes = 8192;
+
+// The error for LMDB's `rc` while doing `what` in the environment at `path`. A full disk is
+// said in so many words, with the free space (`needed`: about how many bytes the write
+// needed, for telling a short write from other I/O errors).
+Status lmdb_error(int rc, const std::string& what, const std::string& path = std::string(),
+                  std::uint64_t needed = 0) {
+  const std::string where = path.empty() ? std::string() : cat(" in ", path);
+  if (!path.empty() && storage_internal::is_disk_full(rc)) {
+    return Status(ErrorCode::kStorage,
+                  cat("lmdb: ", what, where, ": ", storage_internal::disk_full_text(rc, path)));
+  }
+  if (!path.empty() && rc == EIO) {
+    const auto space = storage_internal::space_at(path);
+    if (space && space->free < needed + kShortWriteSlack) {
+      return Status(
+          ErrorCode::kStorage,
+          cat("lmdb: ", what, where, ": no space left on device (the disk is full: ", space->free,
+              " of ", space->total, " bytes free on the file system holding ", path,
+              "; LMDB reports the write the file system cut short as an I/O error)"));
+    }
+  }
+  if (rc == MDB_PANIC) {
+    return Status(ErrorCode::kStorage,
+                  cat("lmdb: ", what, where, ": ", mdb_strerror(rc),
+                      " (an earlier write failed halfway; reopen the storage)"));
+  }
   const ErrorCode code = rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID
                              ? ErrorCode::kCorruption
                              : ErrorCode::kStorage;
-  return Status(code, cat("lmdb: ", what, ": ", mdb_strerror(rc)));
+  return Status(code, cat("lmdb: ", what, where, ": ", mdb_strerror(rc)));
+}
+
+// Allocates the pages of `dir`/lock.mdb (see kLockFileBytes), creating it if need be.
+Status prepare_lock_file(const std::string& dir) {
+  const std::string path = dir + "/lock.mdb";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return storage_internal::errno_error("lmdb", cat("opening ", path), dir);
+  }
+  struct stat st {};
+  int err = ::fstat(fd, &st) == 0 ? 0 : errno;
+  if (err == 0) {
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    err = storage_internal::reserve(fd, size == 0 ? kLockFileBytes : size);
+  }
+  ::close(fd);
+  if (err != 0) {
+    errno = err;
+    return storage_internal::errno_error("lmdb", cat("allocating the lock file ", path), dir);
+  }
+  return Status();
 }
 
 // The checksum of a log record covers its term, type and data, seeded with its index, so a
@@ -158,7 +218,10 @@ class LmdbStorage::Impl {
   Status read_meta(MDB_txn* txn, const char* key, std::string& out, bool& found) const;
   Result<Entry> read_entry(MDB_txn* txn, Index i) const;
   // Runs `write` in a write transaction, growing the map and retrying when it is full.
-  Status write(bool sync, const std::function<int(MDB_txn*)>& write, const char* what);
+  // `what` says what it writes, for errors (built only then: saves are the hot path), `needed`
+  // about how many bytes.
+  Status write(bool sync, const std::function<int(MDB_txn*)>& write,
+               const std::function<std::string()>& what, std::uint64_t needed);
 
   MDB_env* env = nullptr;
   MDB_dbi meta = 0;
@@ -213,7 +276,7 @@ Result<Entry> LmdbStorage::Impl::read_entry(MDB_txn* txn, Index i) const {
 }
 
 Status LmdbStorage::Impl::write(bool sync, const std::function<int(MDB_txn*)>& body,
-                                const char* what) {
+                                const std::function<std::string()>& what, std::uint64_t needed) {
   for (;;) {
     int rc = 0;
     {
@@ -236,17 +299,20 @@ Status LmdbStorage::Impl::write(bool sync, const std::function<int(MDB_txn*)>& b
       return Status();
     }
     if (rc != MDB_MAP_FULL) {
-      return lmdb_error(rc, what);
+      return lmdb_error(rc, what(), path, needed);
     }
     // The map is full: grow it (doubling) and retry the whole transaction.
     if (map_size >= max_map_size) {
-      return Status(ErrorCode::kStorage, cat("lmdb: ", what, ": the map is full at its maximum of ",
-                                             max_map_size, " bytes (LmdbOptions::max_map_size)"));
+      return Status(ErrorCode::kStorage,
+                    cat("lmdb: ", what(), " in ", path,
+                        ": the map is full: it reached its maximum of ", max_map_size,
+                        " bytes, LmdbOptions::max_map_size (the largest the environment may "
+                        "grow to); raise it, or compact the log to make room"));
     }
     std::unique_lock lock(env_mu);
     const std::uint64_t next = std::min(max_map_size, map_size * 2);
     if (const int grow = mdb_env_set_mapsize(env, next); grow != 0) {
-      return lmdb_error(grow, cat("growing the map to ", next, " bytes"));
+      return lmdb_error(grow, cat("growing the map to ", next, " bytes"), path);
     }
     map_size = next;
   }
@@ -255,7 +321,7 @@ Status LmdbStorage::Impl::write(bool sync, const std::function<int(MDB_txn*)>& b
 Status LmdbStorage::Impl::load(const LmdbOptions& o) {
   Txn txn;
   if (int rc = txn.begin(env, 0); rc != 0) {
-    return lmdb_error(rc, cat("opening ", o.path));
+    return lmdb_error(rc, "opening the environment", o.path);
   }
   if (int rc = mdb_dbi_open(txn.get(), kMetaDb, MDB_CREATE, &meta); rc != 0) {
     return lmdb_error(rc, "opening the meta database");
@@ -295,7 +361,7 @@ Status LmdbStorage::Impl::load(const LmdbOptions& o) {
       MDB_val k = val(key);
       MDB_val data = val(*v);
       if (int rc = mdb_put(txn.get(), meta, &k, &data, 0); rc != 0) {
-        return lmdb_error(rc, cat("initialising ", o.path));
+        return lmdb_error(rc, "initialising the environment", o.path);
       }
     }
     bootstrap = o.bootstrap;
@@ -399,7 +465,7 @@ Status LmdbStorage::Impl::load(const LmdbOptions& o) {
     MDB_val k = val("incarnation");
     MDB_val data = val(rec);
     if (int rc = mdb_put(txn.get(), meta, &k, &data, 0); rc != 0) {
-      return lmdb_error(rc, cat("initialising ", o.path));
+      return lmdb_error(rc, "initialising the environment", o.path);
     }
   }
   // The last index: the highest key in the log, or the compaction point.
@@ -418,7 +484,7 @@ Status LmdbStorage::Impl::load(const LmdbOptions& o) {
     return lmdb_error(rc, "finding the last entry");
   }
   if (int commit = txn.commit(); commit != 0) {
-    return lmdb_error(commit, cat("initialising ", o.path));
+    return lmdb_error(commit, "initialising the environment", o.path);
   }
   return Status();
 }
@@ -452,8 +518,11 @@ Result<std::unique_ptr<LmdbStorage>> LmdbStorage::open(const LmdbOptions& o) {
   }
   mdb_env_set_maxdbs(impl->env, 2);
   mdb_env_set_mapsize(impl->env, o.initial_map_size);
+  if (Status s = prepare_lock_file(o.path); !s.ok()) {
+    return s;
+  }
   if (int rc = mdb_env_open(impl->env, o.path.c_str(), MDB_NOTLS, 0644); rc != 0) {
-    return lmdb_error(rc, cat("opening ", o.path));
+    return lmdb_error(rc, "opening the environment", o.path);
   }
   MDB_envinfo info;
   mdb_env_info(impl->env, &info);
@@ -642,6 +711,22 @@ Status LmdbStorage::save(const WriteBatch& batch) {
     seal(hs_rec);
   }
   Index new_last = last;
+  std::uint64_t bytes = snap_rec.size() + hs_rec.size() + compacted_rec.size();
+  for (std::size_t j = skip; j < batch.entries.size(); ++j) {
+    bytes += kEntryHeader + batch.entries[j].data.size();
+  }
+  const struct {
+    std::size_t count;
+    std::uint64_t bytes;
+    bool hard_state;
+    bool snapshot;
+  } written{batch.entries.size() - skip, bytes, batch.hard_state.has_value(),
+            batch.snapshot.has_value()};
+  auto what = [&written] {
+    return cat("saving ", written.count, written.count == 1 ? " entry" : " entries",
+               written.hard_state ? ", the hard state" : "", written.snapshot ? ", a snapshot" : "",
+               " (", written.bytes, " bytes)");
+  };
   Status st = m.write(
       batch.sync,
       [&](MDB_txn* txn) -> int {
@@ -706,7 +791,7 @@ Status LmdbStorage::save(const WriteBatch& batch) {
         }
         return 0;
       },
-      "save");
+      what, bytes);
   if (!st.ok()) {
     return st;
   }
@@ -763,7 +848,10 @@ Status LmdbStorage::create_snapshot(Index index, const ConfState& conf_state, By
         MDB_val v = val(rec);
         return mdb_put(txn, m.meta, &k, &v, 0);
       },
-      "create_snapshot");
+      [&s, &rec] {
+        return cat("saving the snapshot ", describe(s.meta.last), " (", rec.size(), " bytes)");
+      },
+      rec.size());
   if (!st.ok()) {
     return st;
   }
@@ -823,7 +911,7 @@ Status LmdbStorage::compact(Index index) {
         MDB_val cv = val(rec);
         return mdb_put(txn, m.meta, &ck, &cv, 0);
       },
-      "compact");
+      [index] { return cat("compacting the log up to ", index.value); }, rec.size());
   if (!st.ok()) {
     return st;
   }

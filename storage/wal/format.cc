@@ -22,8 +22,8 @@ using storage_internal::Reader;
 
 using storage_internal::cat;
 
-Status io_error(const std::string& what) {
-  return storage_internal::errno_error("wal", what);
+Status io_error(const std::string& what, const std::string& where) {
+  return storage_internal::errno_error("wal", what, where);
 }
 
 Status corruption(const std::string& what) {

@@ -39,8 +39,9 @@ enum BatchFlags : std::uint8_t {
   kHasHardState = 2,
 };
 
-/// kStorage naming `what`, with errno's text.
-Status io_error(const std::string& what);
+/// kStorage naming `what`, with errno's text; a full disk is said as such, with the free space
+/// on the file system holding `where` (a path; empty: not looked up).
+Status io_error(const std::string& what, const std::string& where = std::string());
 /// kCorruption with "wal: " and `what`.
 Status corruption(const std::string& what);
 

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -94,8 +95,17 @@ class WalStorage::Impl {
   Status create_new();
   Status recover(std::vector<std::uint64_t> seqs);
   // Appends one record (built by new_record; sealed here for its place) to the active segment,
-  // rolling over when it does not fit.
-  Status append(std::string& rec, bool sync);
+  // rolling over when it does not fit. `what` names it in errors ("a batch of 3 entries"),
+  // built only then: saves are the hot path.
+  Status append(std::string& rec, bool sync, const std::function<std::string()>& what);
+  // Writes segment `seq` whole under its temporary name: space reserved, `head` (a sealed
+  // header record, or nothing) at its start, zeros after, synced. `role` names it in errors
+  // ("the first segment"). On failure nothing of it is left taking space.
+  Status make_segment(std::uint64_t seq, std::string_view head, const char* role,
+                      const std::atomic<bool>* stop);
+  std::string tmp_path_of(std::uint64_t seq) const {
+    return dir + "/" + std::string(kTmpPrefix) + segment_name(seq).substr(4);
+  }
   Status roll_over();
   Status sync_active();
   Status activate(std::uint64_t seq, std::uint64_t offset, bool write_header);
@@ -174,23 +184,13 @@ void WalStorage::Impl::prepare_loop() {
     }
     const std::uint64_t seq = prep_want;
     lock.unlock();
-    const std::string tmp = dir + "/" + std::string(kTmpPrefix) + segment_name(seq).substr(4);
-    Status s;
-    const int f = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (f < 0) {
-      s = io_error(cat("creating ", tmp));
-    } else {
-      if (!write_zeros(f, 0, options.segment_size, &stop_fill) || ::fdatasync(f) != 0) {
-        s = stop_fill.load() ? Status(ErrorCode::kStopped, "wal: closing")
-                             : io_error(cat("preallocating ", tmp));
-      }
-      ::close(f);
-      if (s.ok() && ::rename(tmp.c_str(), path_of(seq).c_str()) != 0) {
-        s = io_error(cat("renaming ", tmp));
-      }
-      if (s.ok()) {
-        s = wal_fsync_dir(dir);
-      }
+    const std::string tmp = tmp_path_of(seq);
+    Status s = make_segment(seq, std::string_view(), "the next segment", &stop_fill);
+    if (s.ok() && ::rename(tmp.c_str(), path_of(seq).c_str()) != 0) {
+      s = io_error(cat("renaming ", tmp), dir);
+    }
+    if (s.ok()) {
+      s = wal_fsync_dir(dir);
     }
     lock.lock();
     if (s.ok()) {
@@ -216,12 +216,44 @@ Status WalStorage::Impl::wait_prepared(std::uint64_t seq) {
   return prep_done == seq ? Status() : prep_error;
 }
 
+Status WalStorage::Impl::make_segment(std::uint64_t seq, std::string_view head, const char* role,
+                                      const std::atomic<bool>* stop) {
+  const std::string tmp = tmp_path_of(seq);
+  const std::string what = cat("preallocating ", role, " ", tmp,
+                               " (WalOptions::segment_size = ", options.segment_size, " bytes)");
+  const int f = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (f < 0) {
+    return io_error(cat("creating ", tmp), dir);
+  }
+  // Reserved first, so that a full disk fails at once rather than after a partial fill; then
+  // written with zeros all the same, so that appends overwrite written blocks and their
+  // fdatasync carries no metadata (see the format notes in the header).
+  int err = storage_internal::reserve(f, options.segment_size);
+  bool ok = err == 0;
+  if (ok && !(pwrite_all(f, head, 0) &&
+              write_zeros(f, head.size(), options.segment_size - head.size(), stop) &&
+              ::fdatasync(f) == 0)) {
+    ok = false;
+    err = errno;
+  }
+  ::close(f);
+  if (ok) {
+    return Status();
+  }
+  ::unlink(tmp.c_str());  // what it holds takes space the disk may be short of
+  if (stop != nullptr && stop->load()) {
+    return Status(ErrorCode::kStopped, "wal: closing");
+  }
+  errno = err;
+  return io_error(what, dir);
+}
+
 Status WalStorage::Impl::sync_active() {
   if (!unsynced) {
     return Status();
   }
   if (::fdatasync(fd) != 0) {
-    return fail(io_error(cat("syncing ", path_of(segments.back().seq))));
+    return fail(io_error(cat("syncing ", path_of(segments.back().seq)), dir));
   }
   unsynced = false;
   return Status();
@@ -252,7 +284,7 @@ Status WalStorage::Impl::activate(std::uint64_t seq, std::uint64_t at, bool writ
     std::string rec = encode_header(h);
     seal_record(rec, seq, 0);
     if (!pwrite_all(fd, rec, 0)) {
-      return fail(io_error(cat("writing ", path)));
+      return fail(io_error(cat("writing the header of ", path), dir));
     }
     offset = rec.size();
     unsynced = true;
@@ -276,7 +308,8 @@ Status WalStorage::Impl::roll_over() {
   return Status();
 }
 
-Status WalStorage::Impl::append(std::string& rec, bool sync) {
+Status WalStorage::Impl::append(std::string& rec, bool sync,
+                                const std::function<std::string()>& what) {
   if (rec.size() - kFrameSize > kMaxBody) {
     return Status(ErrorCode::kInvalidArgument, cat("wal: a batch of ", rec.size() - kFrameSize,
                                                    " bytes is over the limit of ", kMaxBody));
@@ -289,7 +322,9 @@ Status WalStorage::Impl::append(std::string& rec, bool sync) {
   const std::uint64_t at = offset;
   seal_record(rec, segments.back().seq, at);
   if (!pwrite_all(fd, rec, at)) {
-    const Status s = io_error(cat("writing ", path_of(segments.back().seq)));
+    const Status s = io_error(
+        cat("writing ", what(), " (", rec.size(), " bytes) to ", path_of(segments.back().seq)),
+        dir);
     (void)write_zeros(fd, at, rec.size());  // best effort: leave no part of it behind
     return fail(s);
   }
@@ -298,7 +333,9 @@ Status WalStorage::Impl::append(std::string& rec, bool sync) {
   unsynced = true;
   if (sync) {
     if (::fdatasync(fd) != 0) {
-      const Status s = io_error(cat("syncing ", path_of(segments.back().seq)));
+      const Status s = io_error(
+          cat("syncing ", what(), " (", rec.size(), " bytes) to ", path_of(segments.back().seq)),
+          dir);
       (void)write_zeros(fd, at, rec.size());
       (void)::fdatasync(fd);
       return fail(s);
@@ -315,25 +352,31 @@ Status WalStorage::Impl::create_new() {
   }
   bootstrap = options.bootstrap;
   mem = MemoryStorage(bootstrap);
+  // A new log preallocates two segments (the first, and the next made ahead of need): on a
+  // file system without room for both it could not go past its first segment, so it is
+  // refused now, saying what to change, rather than failing at its first roll-over.
+  if (const auto space = storage_internal::space_at(dir);
+      space && space->free < 2 * options.segment_size) {
+    return Status(
+        ErrorCode::kStorage,
+        cat("wal: ", dir, ": not enough free space for a new log: ", space->free,
+            " bytes free on its file system (of ", space->total, "), ", 2 * options.segment_size,
+            " bytes needed (two segments of WalOptions::segment_size = ", options.segment_size,
+            " bytes: the first one and the next, preallocated ahead); free space, or "
+            "set WalOptions::segment_size lower (at least ",
+            kMinSegmentSize, " bytes)"));
+  }
   // The first segment is written whole under a temporary name, so that a crash leaves either
   // a complete log or none.
   const std::uint64_t seq = 1;
-  const std::string tmp = dir + "/" + std::string(kTmpPrefix) + segment_name(seq).substr(4);
-  const int f = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (f < 0) {
-    return io_error(cat("creating ", tmp));
-  }
+  const std::string tmp = tmp_path_of(seq);
   std::string rec = encode_header(current_header(seq));
   seal_record(rec, seq, 0);
-  const bool ok = pwrite_all(f, rec, 0) &&
-                  write_zeros(f, rec.size(), options.segment_size - rec.size()) &&
-                  ::fdatasync(f) == 0;
-  ::close(f);
-  if (!ok) {
-    return io_error(cat("writing ", tmp));
+  if (Status s = make_segment(seq, rec, "the first segment", nullptr); !s.ok()) {
+    return s;
   }
   if (::rename(tmp.c_str(), path_of(seq).c_str()) != 0) {
-    return io_error(cat("renaming ", tmp));
+    return io_error(cat("renaming ", tmp), dir);
   }
   if (Status s = wal_fsync_dir(dir); !s.ok()) {
     return s;
@@ -690,7 +733,9 @@ Status WalStorage::save(const WriteBatch& batch) {
     }
   }
   std::string rec = encode_batch(batch, first);
-  if (Status s = w.append(rec, sync); !s.ok()) {
+  const auto count = batch.entries.end() - first;
+  auto what = [count] { return cat("a batch of ", count, count == 1 ? " entry" : " entries"); };
+  if (Status s = w.append(rec, sync, what); !s.ok()) {
     return s;
   }
   {
@@ -730,7 +775,8 @@ Status WalStorage::create_snapshot(Index index, const ConfState& conf_state, Byt
     return s.code() == ErrorCode::kStorage ? w.fail(s) : s;
   }
   std::string rec = encode_snapshot_taken(snap.meta.last);
-  if (Status s = w.append(rec, true); !s.ok()) {
+  auto what = [&snap] { return cat("the record of snapshot ", describe(snap.meta.last)); };
+  if (Status s = w.append(rec, true, what); !s.ok()) {
     return s;
   }
   {

@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "storage/small_fs.h"
 #include "support/temp_dir.h"
 
 namespace skiff {
@@ -202,6 +204,37 @@ TEST(SnapshotStoreCorruption, AFlippedHeaderOrATruncatedFileIsCaught) {
   flip(file, 9);
   std::filesystem::resize_file(file, std::filesystem::file_size(file) - 1);
   EXPECT_EQ(store->load_latest().status().code(), ErrorCode::kCorruption);
+}
+
+// A snapshot that does not fit on the disk (a 1 MiB tmpfs mounted for the test; needs root and
+// mount rights, as on the CI machine): the error says the disk is full, which snapshot and how
+// big it is, and nothing of it is left taking space; the snapshot before it still loads, and a
+// smaller one still saves.
+TEST(SnapshotStoreDiskFull, ASnapshotThatDoesNotFitSaysSoAndLeavesNothing) {
+  test::SmallFs small(1 << 20);
+  if (!small.mounted()) {
+    GTEST_SKIP() << small.why();
+  }
+  auto store = open_store(small.path() + "/snaps");
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->save(snapshot(10, 1, binary(1000))).ok());
+  const std::uint64_t free_before = small.free_bytes();
+  const Status failed = store->save(snapshot(20, 2, binary(2 << 20)));
+  ASSERT_FALSE(failed.ok());
+  std::printf("%s\n", failed.to_string().c_str());
+  EXPECT_EQ(failed.code(), ErrorCode::kStorage) << failed.to_string();
+  const std::string& m = failed.message();
+  EXPECT_NE(m.find("no space left on device"), std::string::npos) << m;
+  EXPECT_NE(m.find("disk is full"), std::string::npos) << m;
+  EXPECT_NE(m.find("snapshot 20/2"), std::string::npos) << m;
+  EXPECT_NE(m.find(std::to_string(2 << 20) + " bytes"), std::string::npos) << m;
+  EXPECT_NE(m.find(small.path() + "/snaps"), std::string::npos) << m;
+  EXPECT_EQ(small.free_bytes(), free_before) << "the failed snapshot still takes space";
+  auto kept = store->load_latest();
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  EXPECT_EQ(kept->meta.last.index, Index{10});
+  EXPECT_EQ(kept->data.view(), binary(1000));
+  EXPECT_TRUE(store->save(snapshot(30, 2, binary(2000))).ok());
 }
 
 }  // namespace

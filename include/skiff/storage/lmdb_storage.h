@@ -22,6 +22,8 @@
 // fsync when synced); reads use their own read-only transactions and never block the writer.
 // A record whose checksum does not match is reported as kCorruption naming the index or key,
 // never returned. When the map is full, the map grows (doubling) and the batch is retried.
+// A full disk fails the batch whole (LMDB's transaction is rolled back) with a kStorage error
+// saying "no space left on device" and the free space; once space is freed, later saves work.
 #pragma once
 
 #include <cstdint>
@@ -49,7 +51,7 @@ struct LmdbOptions {
   /// Initial map size in bytes (grows on demand). At least 1 MiB.
   std::uint64_t initial_map_size = std::uint64_t{64} << 20;
   /// Upper bound for the map (the largest the log may grow to): beyond it saves fail with
-  /// kStorage ("map full") and leave the stored log intact.
+  /// kStorage ("the map is full", naming this option) and leave the stored log intact.
   std::uint64_t max_map_size = std::uint64_t{1} << 40;
 };
 
@@ -61,7 +63,8 @@ class LmdbStorage final : public Storage {
   /// options or a path that is not a directory; kFailedPrecondition for a directory of
   /// another cluster or node, or another format version; kCorruption for stored records that
   /// fail their checksums; kStorage for I/O errors (e.g. a read-only directory), with the
-  /// LMDB error text.
+  /// LMDB error text, or for a full disk, saying so with the free space. Writes (save,
+  /// create_snapshot, compact) fail the same way on a full disk, changing nothing.
   static Result<std::unique_ptr<LmdbStorage>> open(const LmdbOptions& options);
 
   ~LmdbStorage() override;

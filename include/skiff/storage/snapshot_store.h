@@ -14,7 +14,9 @@
 //
 // Integers little-endian. A snapshot is written to a temporary file (".tmp-" prefix) that is
 // fsynced, renamed into place, and the directory fsynced: after a crash a snapshot is either
-// complete or absent. Temporary files left by a crash are removed when the store opens.
+// complete or absent. Temporary files left by a crash are removed when the store opens. The
+// whole file is reserved (fallocate) when the write begins, so a snapshot the disk has no room
+// for fails at once, with kStorage saying "no space left on device", and leaves nothing.
 #pragma once
 
 #include <cstdint>
@@ -69,7 +71,8 @@ class SnapshotStore {
   /// kInvalidArgument for bad options or a path that is not a directory, kStorage.
   static Result<std::unique_ptr<SnapshotStore>> open(const SnapshotStoreOptions& options);
 
-  /// Starts writing the snapshot described by `meta` with `size` bytes of data.
+  /// Starts writing the snapshot described by `meta` with `size` bytes of data. kStorage if
+  /// the file cannot be made, or the disk has no room for it.
   Result<std::unique_ptr<Writer>> begin(const SnapshotMeta& meta, std::uint64_t size);
   /// Writes a whole snapshot at once (begin, write, commit).
   Status save(const Snapshot& snapshot);

@@ -58,14 +58,19 @@ struct WalOptions {
   /// already holds a node (its stored membership wins). Empty: a node waiting to be added.
   ConfState bootstrap;
   /// Bytes per segment, preallocated ahead of use; at least 64 KiB. A batch larger than a
-  /// segment gets a segment of its own, grown to fit (that save flushes metadata too).
+  /// segment gets a segment of its own, grown to fit (that save flushes metadata too). A new
+  /// log needs room for two (the first, and the next, made ahead of need): on a file system
+  /// with less free space, open fails with kStorage naming the free and the needed bytes, so
+  /// a small disk needs a smaller segment size.
   std::uint64_t segment_size = std::uint64_t{64} << 20;
 };
 
 /// A durable Storage as a segmented write-ahead log. Thread safety: reads may run on any
 /// thread concurrently with one writer (save, create_snapshot, compact), which must be a single
 /// thread at a time. After an I/O error every later write fails with kStorage (the disk's state
-/// is unknown); reopen to recover.
+/// is unknown); reopen to recover. A full disk is such an error, said as such ("no space left
+/// on device", with the free space and what was being written); a segment that could not be
+/// preallocated is removed, and a reopen once space is freed writes on.
 class WalStorage final : public Storage {
  public:
   /// Opens (or creates) the log at options.path and replays it. Errors: kInvalidArgument for
