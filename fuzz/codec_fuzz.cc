@@ -127,6 +127,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             round_trip(*v, decode_snapshot_status);
           }
           break;
+        case FrameKind::kAuthChallenge:
+          if (auto v = decode_auth_challenge(frame.body); v.ok()) {
+            round_trip(*v, decode_auth_challenge);
+          }
+          break;
+        case FrameKind::kAuthProof:
+          if (auto v = decode_auth_proof(frame.body); v.ok()) {
+            round_trip(*v, decode_auth_proof);
+          }
+          break;
       }
     }
     if (decoder.buffered() > (1 << 16) + kFrameHeaderSize) {
