@@ -28,6 +28,7 @@
 
 #include "cert_identity.h"
 #include "log_limiter.h"
+#include "options.h"
 #include "session.h"
 #include "stream.h"
 #include "text.h"
@@ -39,7 +40,9 @@ using asio::ip::tcp;
 using transport_detail::cat;
 using transport_detail::certificate_node_ids;
 using transport_detail::CertificateIds;
+using transport_detail::check_options;
 using transport_detail::CloseReason;
+using transport_detail::configure_tls;
 using transport_detail::InboundSession;
 using transport_detail::LogLimiter;
 using transport_detail::OutboundSession;
@@ -940,72 +943,21 @@ AsioTransport::~AsioTransport() {
 }
 
 Result<std::unique_ptr<AsioTransport>> AsioTransport::create(AsioTransportOptions options) {
-  auto invalid = [](const std::string& why) {
-    return Status(ErrorCode::kInvalidArgument, "asio transport: " + why);
-  };
-  if (options.cluster_id == 0) {
-    return invalid("cluster_id must not be 0");
-  }
-  if (options.self == kNoNode) {
-    return invalid("self must be a node id (not 0)");
-  }
-  if (options.max_frame_bytes < 4096) {
-    return invalid("max_frame_bytes must be at least 4096");
-  }
-  if (options.snapshot_chunk_bytes == 0 ||
-      options.snapshot_chunk_bytes > options.max_frame_bytes - 1024) {
-    return invalid("snapshot_chunk_bytes must be 1..max_frame_bytes - 1024");
-  }
-  if (options.queue_messages == 0 || options.queue_bytes == 0 || options.max_write_bytes == 0 ||
-      options.max_connections == 0) {
-    return invalid("queue_messages, queue_bytes, max_write_bytes and max_connections must be > 0");
-  }
-  using std::chrono::milliseconds;
-  for (milliseconds t : {options.connect_timeout, options.handshake_timeout, options.idle_timeout,
-                         options.write_timeout, options.backoff_initial, options.backoff_max}) {
-    if (t <= milliseconds(0)) {
-      return invalid("timeouts and backoff delays must be positive");
-    }
-  }
-  if (!options.cluster_secret.empty() && options.cluster_secret.size() < 16) {
-    return invalid(cat("cluster_secret must be at least 16 bytes (it has ",
-                       options.cluster_secret.size(), ")"));
-  }
-  if (options.warning_interval < milliseconds(0)) {
-    return invalid("warning_interval must not be negative");
-  }
-  if (options.backoff_max < options.backoff_initial) {
-    return invalid("backoff_max must be at least backoff_initial");
+  if (Status s = check_options(options); !s.ok()) {
+    return s;
   }
   auto endpoint = parse_endpoint(options.listen_address);
   if (!endpoint.ok()) {
-    return invalid("listen_address: " + endpoint.status().message());
+    return Status(ErrorCode::kInvalidArgument,
+                  "asio transport: listen_address: " + endpoint.status().message());
   }
 
   auto impl = std::make_unique<Impl>(std::move(options));
   if (impl->opt.tls) {
-    const AsioTlsOptions& t = *impl->opt.tls;
     impl->tls.emplace(asio::ssl::context::tls);
-    asio::ssl::context& ctx = *impl->tls;
-    asio::error_code ec;
-    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                        asio::ssl::context::no_tlsv1_1,
-                    ec);
-    if (ctx.load_verify_file(t.ca_file, ec); ec) {
-      return invalid(cat("TLS CA file \"", t.ca_file, "\": ", ec.message()));
+    if (Status s = configure_tls(*impl->tls, *impl->opt.tls); !s.ok()) {
+      return s;
     }
-    if (ctx.use_certificate_chain_file(t.cert_file, ec); ec) {
-      return invalid(cat("TLS certificate file \"", t.cert_file, "\": ", ec.message()));
-    }
-    if (ctx.use_private_key_file(t.key_file, asio::ssl::context::pem, ec); ec) {
-      return invalid(cat("TLS key file \"", t.key_file, "\": ", ec.message()));
-    }
-    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
-      return invalid(cat("TLS key file \"", t.key_file, "\" does not match the certificate \"",
-                         t.cert_file, "\""));
-    }
-    ctx.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
   }
 
   asio::error_code ec;
