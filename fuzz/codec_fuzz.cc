@@ -54,6 +54,10 @@ void fuzz_sessions(std::string_view stream, std::size_t piece) {
                       return id.value >= 2 && id.value <= 5 ? std::string() : std::string("no");
                     });
   OutboundSession out(42, skiff::NodeId{2}, skiff::NodeId{1});
+  // With a peer secret, bytes that do not know it never get a peer admitted: the proof
+  // covers this session's fresh nonce (transport/asio/peer_secret.h).
+  InboundSession guarded({42, skiff::NodeId{1}, 1 << 16, kMaxSnapshot, 0, "fuzz-peer-secret-0123"},
+                         [](skiff::NodeId, std::uint64_t) { return std::string(); });
   bool in_closed = false;
   bool out_closed = false;
   for (std::size_t at = 0; at < stream.size(); at += piece) {
@@ -71,6 +75,11 @@ void fuzz_sessions(std::string_view stream, std::size_t piece) {
       fail("an inbound session holds more snapshot bytes than its limit");
     }
     in_closed = in_closed || io.close != CloseReason::kNone;
+    InboundSession::Output go;
+    guarded.feed(stream.substr(at, piece), go);
+    if (go.handshake_done || !go.messages.empty() || guarded.authenticated()) {
+      fail("a session with a peer secret admitted bytes that do not know it");
+    }
     OutboundSession::Output oo;
     out.feed(stream.substr(at, piece), oo);
     if (out_closed && (oo.handshake_done || !oo.snapshots.empty())) {
@@ -125,6 +134,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case FrameKind::kSnapshotStatus:
           if (auto v = decode_snapshot_status(frame.body); v.ok()) {
             round_trip(*v, decode_snapshot_status);
+          }
+          break;
+        case FrameKind::kAuthChallenge:
+          if (auto v = decode_auth_challenge(frame.body); v.ok()) {
+            round_trip(*v, decode_auth_challenge);
+          }
+          break;
+        case FrameKind::kAuthProof:
+          if (auto v = decode_auth_proof(frame.body); v.ok()) {
+            round_trip(*v, decode_auth_proof);
           }
           break;
       }

@@ -102,6 +102,11 @@ Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args,
         return s;
       }
       f.http = value;
+    } else if (flag == "--peer-secret-file") {
+      if (value.empty()) {
+        return invalid("--peer-secret-file must not be empty");
+      }
+      f.peer_secret_file = value;
     } else if (flag == "--data-dir") {
       if (value.empty()) {
         return invalid("--data-dir must not be empty");
@@ -196,7 +201,8 @@ std::string serve_usage(std::string_view program) {
          "       [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1]"
          " [--join]\n"
          "       [--request-timeout-ms 5000] [--snapshot-entries 10000]"
-         " [--log-level debug|info|warning|error]\n";
+         " [--log-level debug|info|warning|error]\n"
+         "       [--peer-secret-file PATH]\n";
 }
 
 }  // namespace skiff::examples

@@ -6,6 +6,7 @@
 //         --http 127.0.0.1:8101 --data-dir DIR [--storage lmdb|wal]
 //         [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1] [--join]
 //         [--request-timeout-ms 5000] [--snapshot-entries 10000] [--log-level info]
+//         [--peer-secret-file PATH]
 //         plus the flags a service declares (ServeFlags::extra)
 #pragma once
 
@@ -45,6 +46,9 @@ struct ServeFlags {
   std::chrono::milliseconds request_timeout{5000};
   /// Snapshot (and compact the log) every this many applied entries; 0: never.
   std::uint64_t snapshot_entries = 10000;
+  /// A file holding the cluster's peer secret (AsioTransportOptions::cluster_secret; one
+  /// trailing newline is ignored); "" for none. Every member needs the same one.
+  std::string peer_secret_file;
   /// Lowest level logged to stderr: debug, info, warning or error.
   LogLevel log_level = LogLevel::kInfo;
   /// The service's own flags (declared to parse_serve_flags), by name with the dashes.

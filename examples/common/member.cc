@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "skiff/storage/lmdb_storage.h"
@@ -78,6 +79,34 @@ Result<std::unique_ptr<Storage>> open_storage(const ServeFlags& flags, const Con
   return std::unique_ptr<Storage>(std::move(*s));
 }
 
+// The peer secret from --peer-secret-file: the whole file but one trailing newline (what
+// `echo ... > file` leaves). The error names the file, never its contents.
+Result<std::string> read_secret_file(const std::string& path) {
+  auto unreadable = [&path](const std::string& why) {
+    return Status(ErrorCode::kInvalidArgument, "--peer-secret-file: \"" + path + "\": " + why);
+  };
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    return unreadable(ec.message());
+  }
+  if (size > 4096) {
+    return unreadable("over 4096 bytes: not a secret file");
+  }
+  std::string secret(static_cast<std::size_t>(size), '\0');
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(secret.data(), static_cast<std::streamsize>(secret.size()))) {
+    return unreadable("cannot read it");
+  }
+  if (!secret.empty() && secret.back() == '\n') {
+    secret.pop_back();
+    if (!secret.empty() && secret.back() == '\r') {
+      secret.pop_back();
+    }
+  }
+  return secret;
+}
+
 }  // namespace
 
 std::shared_ptr<Logger> stderr_logger(LogLevel min) {
@@ -107,6 +136,13 @@ Result<std::unique_ptr<Member>> Member::start(const ServeFlags& flags, StateMach
   to.self = flags.id;
   to.listen_address = flags.peers.at(flags.id);
   to.logger = logger;
+  if (!flags.peer_secret_file.empty()) {
+    auto secret = read_secret_file(flags.peer_secret_file);
+    if (!secret.ok()) {
+      return secret.status();
+    }
+    to.cluster_secret = std::move(*secret);
+  }
   auto transport = AsioTransport::create(to);
   if (!transport.ok()) {
     return Status(transport.status().code(), "transport: " + transport.status().message());

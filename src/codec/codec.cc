@@ -104,7 +104,23 @@ std::string encode_frame(const Hello& hello) {
   w.set_node_id(hello.node_id.value);
   w.set_format_version(hello.format_version);
   w.set_incarnation(hello.incarnation);
+  if (!hello.nonce.empty()) {
+    w.set_nonce(hello.nonce);
+  }
   return frame(FrameKind::kHello, w);
+}
+
+std::string encode_frame(const AuthChallenge& challenge) {
+  wire::v1::AuthChallenge w;
+  w.set_nonce(challenge.nonce);
+  w.set_proof(challenge.proof);
+  return frame(FrameKind::kAuthChallenge, w);
+}
+
+std::string encode_frame(const AuthProof& proof) {
+  wire::v1::AuthProof w;
+  w.set_proof(proof.proof);
+  return frame(FrameKind::kAuthProof, w);
 }
 
 std::string encode_frame(const HelloReply& reply) {
@@ -179,7 +195,23 @@ Result<Hello> decode_hello(std::string_view body) {
   if (w.node_id() == 0) {
     return corrupt("Hello names node id 0");
   }
-  return Hello{w.cluster_id(), NodeId{w.node_id()}, w.format_version(), w.incarnation()};
+  return Hello{w.cluster_id(), NodeId{w.node_id()}, w.format_version(), w.incarnation(), w.nonce()};
+}
+
+Result<AuthChallenge> decode_auth_challenge(std::string_view body) {
+  wire::v1::AuthChallenge w;
+  if (!w.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return corrupt("AuthChallenge does not parse");
+  }
+  return AuthChallenge{w.nonce(), w.proof()};
+}
+
+Result<AuthProof> decode_auth_proof(std::string_view body) {
+  wire::v1::AuthProof w;
+  if (!w.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+    return corrupt("AuthProof does not parse");
+  }
+  return AuthProof{w.proof()};
 }
 
 Result<HelloReply> decode_hello_reply(std::string_view body) {
@@ -297,7 +329,7 @@ Result<std::optional<Frame>> FrameDecoder::next() {
                     ", expected ", static_cast<int>(kFormatVersion)));
   }
   const auto kind = static_cast<std::uint8_t>(in[5]);
-  if (kind < 1 || kind > 5) {
+  if (kind < 1 || kind > 7) {
     return fail(cat("unknown frame kind ", static_cast<int>(kind)));
   }
   if (get_le(in, 6, 2) != 0) {

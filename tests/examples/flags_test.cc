@@ -30,10 +30,12 @@ TEST(ServeFlags, ParsesAndKeepsDefaults) {
   EXPECT_EQ(f->heartbeat_ticks, 1u);
   EXPECT_FALSE(f->join);
   EXPECT_EQ(f->storage, "lmdb");
+  EXPECT_EQ(f->peer_secret_file, "") << "no secret unless asked for";
 
   std::vector<std::string> more = good();
-  for (const char* a : {"--tick-ms", "5", "--election-ticks", "20", "--heartbeat-ticks", "2",
-                        "--cluster-id", "9", "--join", "--storage", "wal"}) {
+  for (const char* a :
+       {"--tick-ms", "5", "--election-ticks", "20", "--heartbeat-ticks", "2", "--cluster-id", "9",
+        "--join", "--storage", "wal", "--peer-secret-file", "/etc/skiff/peer-secret"}) {
     more.emplace_back(a);
   }
   f = parse_serve_flags(more);
@@ -44,6 +46,7 @@ TEST(ServeFlags, ParsesAndKeepsDefaults) {
   EXPECT_EQ(f->cluster_id, 9u);
   EXPECT_TRUE(f->join);
   EXPECT_EQ(f->storage, "wal");
+  EXPECT_EQ(f->peer_secret_file, "/etc/skiff/peer-secret");
 }
 
 TEST(ServeFlags, MistakesAreRefusedByName) {
@@ -64,6 +67,7 @@ TEST(ServeFlags, MistakesAreRefusedByName) {
       {{"--bogus", "1"}, "unknown flag --bogus"},
       {{"--storage", "rocks"}, "--storage: \"rocks\" is not lmdb or wal"},
       {{"--data-dir"}, "--data-dir needs a value"},
+      {{"--peer-secret-file", ""}, "--peer-secret-file must not be empty"},
       {{"stray"}, "unexpected argument \"stray\""},
   };
   for (const Case& c : cases) {

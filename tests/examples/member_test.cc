@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -141,6 +142,57 @@ TEST(Member, FoundsAClusterAndTakesWritesOnAnyMember) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("storage:"), std::string::npos)
       << refused.status().to_string();
+}
+
+// --peer-secret-file: members sharing the file's secret form a cluster; a missing or short
+// file is refused at start, naming the flag and the file but not the contents.
+TEST(Member, MembersWithAPeerSecretFileFormACluster) {
+  test::TempDir dir("skiff-member-secret");
+  const std::string secret_file = dir.path() + "/peer-secret";
+  {
+    std::ofstream out(secret_file);
+    out << "a-cluster-secret-of-some-length\n";
+  }
+  std::map<NodeId, std::string> peers;
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    peers[NodeId{id}] = "127.0.0.1:" + std::to_string(free_port());
+  }
+  Counter counters[4];
+  std::unique_ptr<Member> members[4];
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    ServeFlags f = flags_for(id, peers, dir.path());
+    f.peer_secret_file = secret_file;
+    auto m = Member::start(f, counters[id]);
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    members[id] = std::move(*m);
+  }
+  Result<Bytes> r = Status(ErrorCode::kUnavailable, "");
+  ASSERT_TRUE(eventually([&] {
+    r = members[1]->node().propose(Bytes("7")).get();
+    return r.ok();
+  })) << r.status().to_string();
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    members[id]->stop();
+  }
+
+  ServeFlags missing = flags_for(1, peers, dir.path());
+  missing.peer_secret_file = dir.path() + "/no-such-file";
+  Counter unused;
+  auto refused = Member::start(missing, unused);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--peer-secret-file"), std::string::npos)
+      << refused.status().to_string();
+  {
+    std::ofstream out(secret_file);
+    out << "short\n";
+  }
+  ServeFlags short_secret = flags_for(1, peers, dir.path());
+  short_secret.peer_secret_file = secret_file;
+  refused = Member::start(short_secret, unused);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("at least 16 bytes"), std::string::npos)
+      << refused.status().to_string();
+  EXPECT_EQ(refused.status().message().find("short"), std::string::npos);
 }
 
 TEST(Member, FoundsAClusterOnTheWalAndRefusesToReopenItWithLmdb) {

@@ -64,7 +64,7 @@ class TlsHarness final : public testing::TransportHarness {
  public:
   std::unique_ptr<Transport> create(NodeId id) override {
     AsioTransportOptions o = options(id.value);
-    o.tls = tls(pki_.issue("node-" + std::to_string(id.value)));
+    o.tls = tls(pki_.issue("node-" + std::to_string(id.value), id.value));
     std::unique_ptr<AsioTransport> t = make(std::move(o));
     if (t == nullptr) {
       return nullptr;
@@ -92,16 +92,22 @@ struct TlsAttempt {
   std::uint64_t server_tls_failures = 0;
   std::uint64_t server_bad_input = 0;
   bool client_reported_unreachable = false;
+  std::uint64_t server_refused = 0;
+  std::uint64_t client_connect_failures = 0;
 };
 
-TlsAttempt attempt(TestPki& pki, std::optional<CertFiles> client) {
+TlsAttempt attempt(TestPki& pki, std::optional<CertFiles> client,
+                   std::optional<CertFiles> server_cert = std::nullopt,
+                   bool require_node_id = true) {
   AsioTransportOptions so = options(2);
-  so.tls = tls(pki.issue("node-2"));
+  so.tls = tls(server_cert ? *server_cert : pki.issue("node-2", 2));
+  so.tls->require_node_id = require_node_id;
   so.handshake_timeout = milliseconds(500);
   std::unique_ptr<AsioTransport> server = make(std::move(so));
   AsioTransportOptions co = options(1);
   if (client) {
     co.tls = tls(*client);
+    co.tls->require_node_id = require_node_id;
   }
   co.handshake_timeout = milliseconds(500);
   std::unique_ptr<AsioTransport> c = make(std::move(co));
@@ -116,13 +122,17 @@ TlsAttempt attempt(TestPki& pki, std::optional<CertFiles> client) {
   eventually([&] {
     c->send(append(1, 10));
     return !server_inbox.messages().empty() ||
-           (!client_inbox.unreachable().empty() && server->stats().tls_failures >= 1);
+           (!client_inbox.unreachable().empty() &&
+            (server->stats().tls_failures >= 1 || server->stats().handshakes_refused >= 1 ||
+             c->stats().connect_failures >= 2));
   });
   result.client_reported_unreachable = !client_inbox.unreachable().empty();
   std::this_thread::sleep_for(milliseconds(50));
   result.delivered = !server_inbox.messages().empty();
   result.server_tls_failures = server->stats().tls_failures;
   result.server_bad_input = server->stats().bad_input;
+  result.server_refused = server->stats().handshakes_refused;
+  result.client_connect_failures = c->stats().connect_failures;
   c->stop();
   server->stop();
   return result;
@@ -149,9 +159,38 @@ TEST(AsioTransportTls, APeerWithoutAValidCertificateCannotConnect) {
   EXPECT_FALSE(plain.delivered);
   EXPECT_GE(plain.server_tls_failures, 1u);
   // The control: a certificate from the cluster's CA gets through.
-  TlsAttempt good = attempt(pki, pki.issue("node-1"));
+  TlsAttempt good = attempt(pki, pki.issue("node-1", 1));
   EXPECT_TRUE(good.delivered);
   EXPECT_EQ(good.server_tls_failures, 0u);
+}
+
+// Issue 15: any certificate the CA signed could claim any node id in its Hello. The
+// certificate now binds the id (URI SAN skiff://node/<id>), checked in both directions.
+TEST(AsioTransportTls, ACertificateForOneNodeCannotClaimAnother) {
+  TempDir dir("skiff-tls");
+  TestPki pki(dir.path());
+  // Node 1 presents node 3's valid certificate.
+  TlsAttempt stolen = attempt(pki, pki.issue("node-3", 3));
+  EXPECT_FALSE(stolen.delivered);
+  EXPECT_GE(stolen.server_refused, 1u);
+  EXPECT_EQ(stolen.server_tls_failures, 0u) << "TLS itself is fine: the id is what is wrong";
+  // The server answers for node 2 with node 3's certificate: the opener refuses it.
+  TlsAttempt wrong_server = attempt(pki, pki.issue("node-1", 1), pki.issue("node-3", 3));
+  EXPECT_FALSE(wrong_server.delivered);
+  // The control.
+  EXPECT_TRUE(attempt(pki, pki.issue("node-1", 1)).delivered);
+}
+
+// A certificate that names no node is refused by default (require_node_id), accepted when the
+// option is off; one naming another node is refused either way.
+TEST(AsioTransportTls, ACertificateWithoutANodeIdIsRefusedUnlessAllowed) {
+  TempDir dir("skiff-tls");
+  TestPki pki(dir.path());
+  TlsAttempt no_id = attempt(pki, pki.issue("node-1"));
+  EXPECT_FALSE(no_id.delivered);
+  EXPECT_GE(no_id.server_refused, 1u);
+  EXPECT_TRUE(attempt(pki, pki.issue("node-1"), pki.issue("node-2"), false).delivered);
+  EXPECT_FALSE(attempt(pki, pki.issue("node-3", 3), pki.issue("node-2"), false).delivered);
 }
 
 TEST(AsioTransportTls, BadTlsFilesAreRefusedAtCreate) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "log_limiter.h"
+
 #include <string>
 #include <vector>
 
@@ -133,7 +135,38 @@ TEST(InboundSession, TheAdmitCheckSeesTheIncarnationAndItsRefusalIsSent) {
   EXPECT_EQ(seen, 1234u);
   EXPECT_EQ(out.close, CloseReason::kRefused);
   EXPECT_NE(out.reason.find("another data directory"), std::string::npos) << out.reason;
-  EXPECT_EQ(reply_of(out).incarnation, 77u) << "the reply carries our incarnation";
+  EXPECT_EQ(reply_of(out).incarnation, 0u) << "a refusal must not disclose our incarnation";
+}
+
+// Issue 15: before the handshake the first frame could be max_frame_bytes (16 MiB) and was
+// buffered whole; 64 such connections took a member past 1 GiB. Until the peer is admitted
+// only a handshake frame's size is accepted, refused on its header before any body.
+TEST(InboundSession, AnOversizedFrameBeforeTheHandshakeIsRefusedOnItsHeader) {
+  InboundSession s({kCluster, NodeId{1}, 16 << 20, 1 << 20},
+                   [](NodeId, std::uint64_t) { return std::string(); });
+  std::string header = "SKF1";
+  header.push_back(static_cast<char>(codec::kFormatVersion));
+  header.push_back(static_cast<char>(codec::FrameKind::kHello));
+  header.append(2, '\0');
+  const std::uint32_t length = 16 << 20;
+  for (int k = 0; k < 4; ++k) {
+    header.push_back(static_cast<char>((length >> (8 * k)) & 0xff));
+  }
+  header.append(8, '\0');  // checksum: never reached
+  InboundSession::Output out = feed(s, header + std::string(1000, 'x'));
+  EXPECT_EQ(out.close, CloseReason::kBadInput);
+  EXPECT_NE(out.reason.find("over the limit of 4096"), std::string::npos) << out.reason;
+  EXPECT_NE(out.reason.find("before the handshake"), std::string::npos) << out.reason;
+
+  // Once admitted, frames up to max_frame_bytes are taken.
+  InboundSession t({kCluster, NodeId{1}, 16 << 20, 1 << 20},
+                   [](NodeId, std::uint64_t) { return std::string(); });
+  Message big = message(MessageType::kAppend, 2, 1);
+  big.entries.push_back(
+      Entry{Term{5}, Index{10}, EntryType::kNormal, Bytes(std::string(100 << 10, 'e'))});
+  InboundSession::Output ok = feed(t, hello(kCluster, 2) + encode_frame(big));
+  EXPECT_EQ(ok.close, CloseReason::kNone) << ok.reason;
+  EXPECT_EQ(ok.messages.size(), 1u);
 }
 
 TEST(OutboundSession, APeerAnsweringWithARefusedIncarnationIsClosed) {
@@ -321,6 +354,143 @@ TEST(OutboundSession, RefusalsAndWrongAnswersClose) {
     EXPECT_NE(out.reason.find(c.why), std::string::npos) << c.why << ": " << out.reason;
     EXPECT_TRUE(out.snapshots.empty());
   }
+}
+
+// --- the shared-secret handshake --------------------------------------------------------------
+
+// Runs the handshake between an opener (node 2) and an acceptor (node 1) in memory: every
+// write of one side is fed to the other until neither has anything more to say.
+struct Handshake {
+  InboundSession::Output in;    // the acceptor's last output
+  OutboundSession::Output out;  // the opener's last output
+  bool opener_established = false;
+  bool acceptor_established = false;
+};
+Handshake handshake(const std::string& opener_secret, const std::string& acceptor_secret) {
+  InboundSession acceptor({kCluster, NodeId{1}, 1 << 16, 1 << 20, 0, acceptor_secret},
+                          [](NodeId, std::uint64_t) { return std::string(); });
+  OutboundSession opener(kCluster, NodeId{2}, NodeId{1}, 0, {}, opener_secret);
+  Handshake h;
+  std::string to_acceptor = opener.hello();
+  for (int round = 0; round < 4 && !to_acceptor.empty(); ++round) {
+    h.in = {};
+    acceptor.feed(to_acceptor, h.in);
+    h.acceptor_established = h.acceptor_established || h.in.handshake_done;
+    std::string to_opener;
+    for (const std::string& w : h.in.writes) {
+      to_opener += w;
+    }
+    h.out = {};
+    opener.feed(to_opener, h.out);
+    h.opener_established = h.opener_established || h.out.handshake_done;
+    to_acceptor.clear();
+    for (const std::string& w : h.out.writes) {
+      to_acceptor += w;
+    }
+  }
+  return h;
+}
+
+TEST(SharedSecret, TheSameSecretEstablishesBothSides) {
+  Handshake h = handshake("sixteen-byte-key", "sixteen-byte-key");
+  EXPECT_TRUE(h.acceptor_established) << h.in.reason;
+  EXPECT_TRUE(h.opener_established) << h.out.reason;
+}
+
+TEST(SharedSecret, ADifferentSecretIsRefusedByTheOpenerFirst) {
+  Handshake h = handshake("sixteen-byte-key", "another-16b-key!");
+  EXPECT_FALSE(h.acceptor_established);
+  EXPECT_FALSE(h.opener_established);
+  EXPECT_TRUE(h.out.auth_failed);
+  EXPECT_NE(h.out.reason.find("failed the shared-secret check"), std::string::npos) << h.out.reason;
+}
+
+TEST(SharedSecret, OnlyOneSideWithASecretIsRefused) {
+  Handshake opener_only = handshake("sixteen-byte-key", "");
+  EXPECT_FALSE(opener_only.opener_established);
+  EXPECT_NE(opener_only.out.reason.find("this node has no peer secret"), std::string::npos)
+      << opener_only.out.reason;
+  Handshake acceptor_only = handshake("", "sixteen-byte-key");
+  EXPECT_FALSE(acceptor_only.opener_established);
+  EXPECT_FALSE(acceptor_only.acceptor_established);
+  EXPECT_NE(acceptor_only.in.reason.find("requires the shared-secret handshake"), std::string::npos)
+      << acceptor_only.in.reason;
+}
+
+// A proof recorded from one handshake is worthless in another: the acceptor's nonce differs.
+TEST(SharedSecret, AProofCannotBeReplayed) {
+  const std::string key = "sixteen-byte-key";
+  InboundSession first({kCluster, NodeId{1}, 1 << 16, 1 << 20, 0, key},
+                       [](NodeId, std::uint64_t) { return std::string(); });
+  OutboundSession opener(kCluster, NodeId{2}, NodeId{1}, 0, {}, key);
+  const std::string hello_frame = opener.hello();
+  InboundSession::Output challenge = feed(first, hello_frame);
+  ASSERT_EQ(challenge.writes.size(), 1u);
+  OutboundSession::Output proof;
+  opener.feed(challenge.writes[0], proof);
+  ASSERT_EQ(proof.writes.size(), 1u) << proof.reason;
+  // Replayed, Hello and proof, against a second acceptor session.
+  InboundSession second({kCluster, NodeId{1}, 1 << 16, 1 << 20, 0, key},
+                        [](NodeId, std::uint64_t) { return std::string(); });
+  InboundSession::Output replay = feed(second, hello_frame + proof.writes[0]);
+  EXPECT_EQ(replay.close, CloseReason::kRefused);
+  EXPECT_TRUE(replay.auth_failed);
+  EXPECT_FALSE(replay.handshake_done);
+  EXPECT_FALSE(second.authenticated());
+  // The original one goes through.
+  InboundSession::Output ok = feed(first, proof.writes[0]);
+  EXPECT_TRUE(ok.handshake_done) << ok.reason;
+  EXPECT_TRUE(first.authenticated());
+}
+
+// --- certificates -----------------------------------------------------------------------------
+
+TEST(CertificateIds, AHelloMustClaimTheIdItsCertificateNames) {
+  auto accepted = [](CertificateIds ids, std::uint64_t claimed) {
+    InboundSession s = inbound();
+    s.set_certificate_ids(std::move(ids));
+    InboundSession::Output out = feed(s, hello(kCluster, claimed));
+    return std::pair(out.handshake_done && s.authenticated(), out.reason);
+  };
+  EXPECT_TRUE(accepted({{NodeId{2}}, true}, 2).first);
+  auto [other, why] = accepted({{NodeId{3}}, true}, 2);
+  EXPECT_FALSE(other);
+  EXPECT_NE(why.find("its TLS certificate is for node 3, not node 2"), std::string::npos) << why;
+  auto [none, why_none] = accepted({{}, true}, 2);
+  EXPECT_FALSE(none);
+  EXPECT_NE(why_none.find("names no node id"), std::string::npos) << why_none;
+  // Allowed without an id, but then not authenticated.
+  InboundSession lax = inbound();
+  lax.set_certificate_ids({{}, false});
+  EXPECT_TRUE(feed(lax, hello(kCluster, 2)).handshake_done);
+  EXPECT_FALSE(lax.authenticated());
+}
+
+TEST(OutboundSession, TheAcceptorsCertificateMustNameThePeerDialled) {
+  OutboundSession s(kCluster, NodeId{2}, NodeId{1});
+  s.set_certificate_ids({{NodeId{3}}, true});
+  OutboundSession::Output out;
+  s.feed(encode_frame(codec::HelloReply{true, kCluster, NodeId{1}, {}}), out);
+  EXPECT_EQ(out.close, CloseReason::kRefused);
+  EXPECT_NE(out.reason.find("certificate is for node 3, not node 1"), std::string::npos)
+      << out.reason;
+}
+
+// --- log rate limiting ------------------------------------------------------------------------
+
+TEST(LogLimiter, AllowsABurstPerIntervalThenCountsWhatItSuppressed) {
+  using std::chrono::milliseconds;
+  LogLimiter limiter(milliseconds(1000));
+  const LogLimiter::Clock::time_point t0{};
+  for (std::uint64_t k = 0; k < LogLimiter::kBurst; ++k) {
+    EXPECT_EQ(limiter.admit(t0 + milliseconds(k)), std::optional<std::uint64_t>(0));
+  }
+  for (int k = 0; k < 100; ++k) {
+    EXPECT_FALSE(limiter.admit(t0 + milliseconds(10 + k)).has_value());
+  }
+  // The next interval's first line carries the count.
+  EXPECT_EQ(limiter.admit(t0 + milliseconds(1000)), std::optional<std::uint64_t>(100));
+  EXPECT_EQ(limiter.admit(t0 + milliseconds(1001)), std::optional<std::uint64_t>(0));
 }
 
 }  // namespace

@@ -26,6 +26,9 @@
 #include <thread>
 #include <variant>
 
+#include "cert_identity.h"
+#include "log_limiter.h"
+#include "options.h"
 #include "session.h"
 #include "stream.h"
 #include "text.h"
@@ -35,13 +38,19 @@ namespace {
 
 using asio::ip::tcp;
 using transport_detail::cat;
+using transport_detail::certificate_node_ids;
+using transport_detail::CertificateIds;
+using transport_detail::check_options;
 using transport_detail::CloseReason;
+using transport_detail::configure_tls;
 using transport_detail::InboundSession;
+using transport_detail::LogLimiter;
 using transport_detail::OutboundSession;
 using transport_detail::parse_endpoint;
 using transport_detail::SnapshotStreamer;
 using transport_detail::Stream;
 using transport_detail::to_text;
+using transport_detail::Verdict;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBuffer = 64 << 10;
@@ -54,7 +63,18 @@ struct Counters {
       bytes_received{0}, messages_dropped{0}, connects{0}, connect_failures{0}, accepted{0},
       refused_over_limit{0}, handshakes_refused{0}, handshake_timeouts{0}, tls_failures{0},
       bad_input{0}, idle_closed{0}, write_timeouts{0}, snapshots_sent{0}, snapshots_failed{0},
-      snapshots_received{0}, incarnations_refused{0};
+      snapshots_received{0}, incarnations_refused{0}, evicted_unadmitted{0}, auth_failures{0};
+};
+
+// The kinds of warning about inbound connections that are rate limited (log_limiter.h).
+enum class Warn : std::uint8_t {
+  kOverLimit,
+  kEvicted,
+  kTimeout,
+  kRefused,
+  kBadInput,
+  kTls,
+  kCount,
 };
 
 }  // namespace
@@ -65,8 +85,10 @@ struct AsioTransport::Impl {
   // One outbound connection attempt and, once accepted, the established connection.
   struct OutConn {
     OutConn(Stream s, std::uint64_t cluster, NodeId self, NodeId peer, std::uint64_t inc,
-            InboundSession::Admit admit, asio::io_context& io)
-        : stream(std::move(s)), session(cluster, self, peer, inc, std::move(admit)), timer(io) {}
+            InboundSession::Admit admit, const std::string& secret, asio::io_context& io)
+        : stream(std::move(s)),
+          session(cluster, self, peer, inc, std::move(admit), secret),
+          timer(io) {}
     Stream stream;
     OutboundSession session;
     asio::steady_timer timer;  // connect + handshake deadline, then the write watchdog
@@ -122,7 +144,10 @@ struct AsioTransport::Impl {
 
   enum class Phase { kCreated, kRunning, kStopped };
 
-  explicit Impl(AsioTransportOptions o) : opt(std::move(o)), acceptor(io) {}
+  explicit Impl(AsioTransportOptions o)
+      : opt(std::move(o)),
+        acceptor(io),
+        limiters(static_cast<std::size_t>(Warn::kCount), LogLimiter(opt.warning_interval)) {}
 
   AsioTransportOptions opt;
   asio::io_context io;
@@ -147,8 +172,9 @@ struct AsioTransport::Impl {
   std::uint64_t queued_peak = 0;
 
   // I/O thread only.
-  std::list<std::shared_ptr<InConn>> inbound;
+  std::list<std::shared_ptr<InConn>> inbound;  // in the order accepted: oldest first
   std::mt19937_64 rng{std::random_device{}()};
+  std::vector<LogLimiter> limiters;  // by Warn
 
   // --- logging -------------------------------------------------------------------------------
 
@@ -156,6 +182,22 @@ struct AsioTransport::Impl {
   void log(LogLevel level, const Args&... args) {
     if (opt.logger && opt.logger->enabled(level)) {
       opt.logger->log(level, cat("transport node ", opt.self.value, ": ", args...));
+    }
+  }
+
+  // A warning about an inbound connection, rate limited by kind: strangers can open
+  // connections faster than anyone can read their log lines. I/O thread only.
+  template <typename... Args>
+  void warn(Warn kind, const Args&... args) {
+    std::optional<std::uint64_t> suppressed =
+        limiters[static_cast<std::size_t>(kind)].admit(Clock::now());
+    if (!suppressed) {
+      return;
+    }
+    if (*suppressed == 0) {
+      log(LogLevel::kWarning, args...);
+    } else {
+      log(LogLevel::kWarning, args..., " [", *suppressed, " more like it suppressed]");
     }
   }
 
@@ -209,25 +251,38 @@ struct AsioTransport::Impl {
     report_unreachable_locked(p.id);
   }
 
-  // Whether `id`, announcing storage incarnation `inc`, may talk to us: "" or why not.
-  std::string admit(NodeId id, std::uint64_t inc) {
+  // Whether `id`, announcing storage incarnation `inc`, may talk to us. The incarnations go
+  // only into the verdict's detail (the local log): told to the peer, they would tell a forger
+  // what to claim.
+  Verdict admit(NodeId id, std::uint64_t inc) {
     std::lock_guard lock(mu);
     if (!peers.contains(id)) {
-      return "not a known peer";
+      return Verdict("not a known peer");
     }
-    if (inc == 0) {
-      return "";
+    auto pin = pins.find(id);
+    const std::uint64_t pinned = pin == pins.end() ? 0 : pin->second;
+    if (pinned == 0) {
+      if (inc != 0) {
+        pins[id] = inc;
+      }
+      return Verdict();
     }
-    std::uint64_t& pinned = pins[id];
-    if (pinned == 0 || pinned == inc) {
-      pinned = inc;
-      return "";
+    if (inc == pinned) {
+      return Verdict();
     }
     ++counters.incarnations_refused;
-    return cat("it came back with another data directory (incarnation ", std::hex, inc, ", was ",
-               pinned, std::dec,
-               "): having lost its votes and acknowledged entries it may rejoin only as a new "
-               "member: remove it from the cluster and add it back");
+    if (inc == 0) {
+      // A member that announced an incarnation never stops announcing one; a Hello without
+      // one for a pinned peer is a forgery or a peer without its storage (issue 15).
+      return Verdict(
+          "it announces no storage incarnation, but this node knows one for it: a member "
+          "that lost its data may rejoin only as a new member",
+          cat("incarnation 0, expected ", std::hex, pinned, std::dec));
+    }
+    return Verdict(
+        "it came back with another data directory: having lost its votes and acknowledged "
+        "entries it may rejoin only as a new member: remove it from the cluster and add it back",
+        cat("incarnation ", std::hex, inc, ", was ", pinned, std::dec));
   }
 
   // --- send ----------------------------------------------------------------------------------
@@ -399,7 +454,7 @@ struct AsioTransport::Impl {
     auto conn = std::make_shared<OutConn>(
         tls ? Stream(std::move(socket), *tls) : Stream(std::move(socket)), opt.cluster_id, opt.self,
         p.id, incarnation.load(), [this](NodeId id, std::uint64_t inc) { return admit(id, inc); },
-        io);
+        opt.cluster_secret, io);
     p.conn = conn;
     p.ready = false;
     p.writing = false;
@@ -423,18 +478,20 @@ struct AsioTransport::Impl {
         send_hello(peer, conn);
         return;
       }
-      conn->stream.handshake(asio::ssl::stream_base::client,
-                             [this, peer, conn](const asio::error_code& tls_ec) {
-                               if (conn->closed) {
-                                 return;
-                               }
-                               if (tls_ec) {
-                                 ++counters.tls_failures;
-                                 fail(peer, conn, cat("TLS handshake: ", tls_ec.message()));
-                                 return;
-                               }
-                               send_hello(peer, conn);
-                             });
+      conn->stream.handshake(
+          asio::ssl::stream_base::client, [this, peer, conn](const asio::error_code& tls_ec) {
+            if (conn->closed) {
+              return;
+            }
+            if (tls_ec) {
+              ++counters.tls_failures;
+              fail(peer, conn, cat("TLS handshake: ", tls_ec.message()));
+              return;
+            }
+            conn->session.set_certificate_ids(
+                CertificateIds{certificate_node_ids(conn->stream.ssl()), opt.tls->require_node_id});
+            send_hello(peer, conn);
+          });
     });
   }
 
@@ -454,6 +511,22 @@ struct AsioTransport::Impl {
                        });
   }
 
+  void write_handshake(const std::shared_ptr<Peer>& peer, const std::shared_ptr<OutConn>& conn,
+                       std::string frame) {
+    auto bytes = std::make_shared<std::string>(std::move(frame));
+    conn->stream.write(asio::buffer(*bytes),
+                       [this, peer, conn, bytes](const asio::error_code& ec, std::size_t n) {
+                         if (conn->closed) {
+                           return;
+                         }
+                         if (ec) {
+                           fail(peer, conn, cat("write AuthProof: ", ec.message()));
+                           return;
+                         }
+                         counters.bytes_sent += n;
+                       });
+  }
+
   void read_outbound(const std::shared_ptr<Peer>& peer, const std::shared_ptr<OutConn>& conn) {
     conn->stream.read_some(
         asio::buffer(conn->buffer), [this, peer, conn](const asio::error_code& ec, std::size_t n) {
@@ -468,6 +541,13 @@ struct AsioTransport::Impl {
           OutboundSession::Output out;
           conn->session.feed(std::string_view(conn->buffer.data(), n), out);
           Peer& p = *peer;
+          if (out.auth_failed) {
+            ++counters.auth_failures;
+          }
+          // The handshake's own frames (AuthProof): nothing else is written before it is done.
+          for (std::string& w : out.writes) {
+            write_handshake(peer, conn, std::move(w));
+          }
           if (out.handshake_done) {
             conn->timer.cancel();
             p.ready = true;
@@ -620,9 +700,12 @@ struct AsioTransport::Impl {
       asio::error_code ignored;
       const tcp::endpoint remote = socket.remote_endpoint(ignored);
       if (inbound.size() >= opt.max_connections) {
+        evict_unadmitted();
+      }
+      if (inbound.size() >= opt.max_connections) {
         ++counters.refused_over_limit;
-        log(LogLevel::kWarning, "refusing a connection from ", to_text(remote), ": ",
-            opt.max_connections, " connections are open (max_connections)");
+        warn(Warn::kOverLimit, "refusing a connection from ", to_text(remote), ": ",
+             opt.max_connections, " admitted connections are open (max_connections)");
         socket.close(ignored);
       } else {
         ++counters.accepted;
@@ -634,9 +717,25 @@ struct AsioTransport::Impl {
     });
   }
 
+  // At max_connections: closes the oldest connection still without a handshake, so idle or
+  // slow strangers cannot keep a known peer out (issue 15); admitted ones stay.
+  void evict_unadmitted() {
+    for (const auto& c : inbound) {
+      if (!c->established) {
+        ++counters.evicted_unadmitted;
+        warn(Warn::kEvicted, "closing the connection from ", c->remote,
+             ": it has not finished its handshake and max_connections (", opt.max_connections,
+             ") are open");
+        const std::shared_ptr<InConn> victim = c;  // `c` goes with its list node
+        close_inbound(victim);                     // which this removes: leave the loop
+        return;
+      }
+    }
+  }
+
   void start_inbound(Stream stream, std::string remote) {
-    InboundSession::Limits limits{opt.cluster_id, opt.self, opt.max_frame_bytes,
-                                  opt.max_snapshot_bytes, incarnation.load()};
+    InboundSession::Limits limits{opt.cluster_id,         opt.self,           opt.max_frame_bytes,
+                                  opt.max_snapshot_bytes, incarnation.load(), opt.cluster_secret};
     auto conn = std::make_shared<InConn>(
         std::move(stream), limits, [this](NodeId id, std::uint64_t inc) { return admit(id, inc); },
         io);
@@ -656,10 +755,12 @@ struct AsioTransport::Impl {
           }
           if (ec) {
             ++counters.tls_failures;
-            log(LogLevel::kWarning, "TLS handshake with ", conn->remote, " failed: ", ec.message());
+            warn(Warn::kTls, "TLS handshake with ", conn->remote, " failed: ", ec.message());
             close_inbound(conn);
             return;
           }
+          conn->session.set_certificate_ids(
+              CertificateIds{certificate_node_ids(conn->stream.ssl()), opt.tls->require_node_id});
           read_inbound(conn);
         });
   }
@@ -670,8 +771,8 @@ struct AsioTransport::Impl {
     }
     if (!conn->established) {
       ++counters.handshake_timeouts;
-      log(LogLevel::kWarning, "closing the connection from ", conn->remote, ": no Hello within ",
-          opt.handshake_timeout.count(), " ms");
+      warn(Warn::kTimeout, "closing the connection from ", conn->remote,
+           ": no completed handshake within ", opt.handshake_timeout.count(), " ms");
       close_inbound(conn);
       return;
     }
@@ -693,6 +794,14 @@ struct AsioTransport::Impl {
             return;
           }
           if (ec) {
+            if (conn->session.awaiting_proof()) {
+              // The opener checks our proof first and hangs up when it is wrong.
+              ++counters.auth_failures;
+              warn(Warn::kRefused, "the connection from ", conn->remote, " claiming node ",
+                   conn->session.hello()->node_id.value,
+                   " closed during the shared-secret handshake: the peer secrets differ, or it "
+                   "does not know the secret");
+            }
             close_inbound(conn);
             return;
           }
@@ -700,6 +809,9 @@ struct AsioTransport::Impl {
           conn->last_read = Clock::now();
           InboundSession::Output out;
           conn->session.feed(std::string_view(conn->buffer.data(), n), out);
+          if (out.auth_failed) {
+            ++counters.auth_failures;
+          }
           if (out.handshake_done) {
             conn->established = true;
             conn->timer.cancel();
@@ -723,15 +835,15 @@ struct AsioTransport::Impl {
           if (out.close == CloseReason::kBadInput) {
             ++counters.bad_input;
             const NodeId peer = conn->session.peer();
-            log(LogLevel::kWarning, "closing the connection from ", conn->remote,
-                peer == kNoNode ? std::string() : cat(" (node ", peer.value, ")"),
-                ": bad input: ", out.reason);
+            warn(Warn::kBadInput, "closing the connection from ", conn->remote,
+                 peer == kNoNode ? std::string() : cat(" (node ", peer.value, ")"),
+                 ": bad input: ", out.reason);
             close_inbound(conn);
             return;
           }
           if (out.close == CloseReason::kRefused) {
             ++counters.handshakes_refused;
-            log(LogLevel::kWarning, "refused the connection from ", conn->remote, ": ", out.reason);
+            warn(Warn::kRefused, "refused the connection from ", conn->remote, ": ", out.reason);
             conn->close_after_writes = true;
           }
           flush_inbound(conn);
@@ -742,7 +854,14 @@ struct AsioTransport::Impl {
   }
 
   // A node that reconnects (it restarted, or lost its side) leaves its old connection behind.
+  // Only a connection that proved its id (certificate or secret) replaces older ones: an
+  // unauthenticated one may be an impersonator, and closing the member's connection for it
+  // would cut the member off (issue 15). It is kept alongside instead; the old one goes when
+  // its socket fails or it idles out.
   void replace_older_inbound(const std::shared_ptr<InConn>& conn) {
+    if (!conn->session.authenticated()) {
+      return;
+    }
     const NodeId peer = conn->session.peer();
     std::vector<std::shared_ptr<InConn>> older;
     for (const auto& c : inbound) {
@@ -824,65 +943,21 @@ AsioTransport::~AsioTransport() {
 }
 
 Result<std::unique_ptr<AsioTransport>> AsioTransport::create(AsioTransportOptions options) {
-  auto invalid = [](const std::string& why) {
-    return Status(ErrorCode::kInvalidArgument, "asio transport: " + why);
-  };
-  if (options.cluster_id == 0) {
-    return invalid("cluster_id must not be 0");
-  }
-  if (options.self == kNoNode) {
-    return invalid("self must be a node id (not 0)");
-  }
-  if (options.max_frame_bytes < 4096) {
-    return invalid("max_frame_bytes must be at least 4096");
-  }
-  if (options.snapshot_chunk_bytes == 0 ||
-      options.snapshot_chunk_bytes > options.max_frame_bytes - 1024) {
-    return invalid("snapshot_chunk_bytes must be 1..max_frame_bytes - 1024");
-  }
-  if (options.queue_messages == 0 || options.queue_bytes == 0 || options.max_write_bytes == 0 ||
-      options.max_connections == 0) {
-    return invalid("queue_messages, queue_bytes, max_write_bytes and max_connections must be > 0");
-  }
-  using std::chrono::milliseconds;
-  for (milliseconds t : {options.connect_timeout, options.handshake_timeout, options.idle_timeout,
-                         options.write_timeout, options.backoff_initial, options.backoff_max}) {
-    if (t <= milliseconds(0)) {
-      return invalid("timeouts and backoff delays must be positive");
-    }
-  }
-  if (options.backoff_max < options.backoff_initial) {
-    return invalid("backoff_max must be at least backoff_initial");
+  if (Status s = check_options(options); !s.ok()) {
+    return s;
   }
   auto endpoint = parse_endpoint(options.listen_address);
   if (!endpoint.ok()) {
-    return invalid("listen_address: " + endpoint.status().message());
+    return Status(ErrorCode::kInvalidArgument,
+                  "asio transport: listen_address: " + endpoint.status().message());
   }
 
   auto impl = std::make_unique<Impl>(std::move(options));
   if (impl->opt.tls) {
-    const AsioTlsOptions& t = *impl->opt.tls;
     impl->tls.emplace(asio::ssl::context::tls);
-    asio::ssl::context& ctx = *impl->tls;
-    asio::error_code ec;
-    ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                        asio::ssl::context::no_tlsv1_1,
-                    ec);
-    if (ctx.load_verify_file(t.ca_file, ec); ec) {
-      return invalid(cat("TLS CA file \"", t.ca_file, "\": ", ec.message()));
+    if (Status s = configure_tls(*impl->tls, *impl->opt.tls); !s.ok()) {
+      return s;
     }
-    if (ctx.use_certificate_chain_file(t.cert_file, ec); ec) {
-      return invalid(cat("TLS certificate file \"", t.cert_file, "\": ", ec.message()));
-    }
-    if (ctx.use_private_key_file(t.key_file, asio::ssl::context::pem, ec); ec) {
-      return invalid(cat("TLS key file \"", t.key_file, "\": ", ec.message()));
-    }
-    if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
-      return invalid(cat("TLS key file \"", t.key_file, "\" does not match the certificate \"",
-                         t.cert_file, "\""));
-    }
-    ctx.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert, ec);
   }
 
   asio::error_code ec;
@@ -1079,6 +1154,8 @@ AsioTransportStats AsioTransport::stats() const {
   s.snapshots_failed = c.snapshots_failed;
   s.snapshots_received = c.snapshots_received;
   s.incarnations_refused = c.incarnations_refused;
+  s.evicted_unadmitted = c.evicted_unadmitted;
+  s.auth_failures = c.auth_failures;
   std::lock_guard lock(impl_->mu);
   s.queued_bytes = impl_->queued_total;
   s.queued_bytes_peak = impl_->queued_peak;

@@ -10,8 +10,46 @@ namespace skiff::transport_detail {
 
 // --- InboundSession -----------------------------------------------------------------------------
 
+namespace {
+
+// "1, 3" for a certificate's ids.
+std::string id_list(const std::vector<NodeId>& ids) {
+  std::string out;
+  for (NodeId id : ids) {
+    out += cat(out.empty() ? "" : ", ", id.value);
+  }
+  return out;
+}
+
+// What a certificate says about `claimed`: why it is refused ("" if not), and whether it
+// named the id (proved it).
+struct CertCheck {
+  std::string why;
+  bool proved = false;
+};
+CertCheck check_certificate(const std::optional<CertificateIds>& cert, NodeId claimed) {
+  if (!cert) {
+    return {};
+  }
+  if (cert->ids.empty()) {
+    return {cert->required ? "its TLS certificate names no node id (a URI SAN skiff://node/<id>)"
+                           : ""};
+  }
+  if (std::find(cert->ids.begin(), cert->ids.end(), claimed) == cert->ids.end()) {
+    return {
+        cat("its TLS certificate is for node ", id_list(cert->ids), ", not node ", claimed.value)};
+  }
+  return {"", true};
+}
+
+}  // namespace
+
 InboundSession::InboundSession(Limits limits, Admit admit)
-    : limits_(limits), admit_(std::move(admit)), decoder_(limits.max_frame_bytes) {}
+    : limits_(std::move(limits)),
+      admit_(std::move(admit)),
+      // Until the peer is admitted only handshake frames are due: a stranger cannot make this
+      // side buffer a max_frame_bytes frame (docs/wire_format.md, "Trust model").
+      decoder_(std::min(limits_.max_frame_bytes, codec::kMaxHandshakeBodyBytes)) {}
 
 void InboundSession::feed(std::string_view bytes, Output& out) {
   if (closed_) {
@@ -21,7 +59,9 @@ void InboundSession::feed(std::string_view bytes, Output& out) {
   while (!closed_) {
     auto frame = decoder_.next();
     if (!frame.ok()) {
-      bad(frame.status().message(), out);
+      bad(state_ == State::kOpen ? frame.status().message()
+                                 : cat(frame.status().message(), " (before the handshake)"),
+          out);
       return;
     }
     if (!frame->has_value()) {
@@ -32,13 +72,20 @@ void InboundSession::feed(std::string_view bytes, Output& out) {
 }
 
 void InboundSession::on_frame(const codec::Frame& frame, Output& out) {
-  if (peer_ == kNoNode && frame.kind != codec::FrameKind::kHello) {
+  if (state_ == State::kHello && frame.kind != codec::FrameKind::kHello) {
     bad("the first frame is not Hello", out);
+    return;
+  }
+  if (state_ == State::kProof && frame.kind != codec::FrameKind::kAuthProof) {
+    bad("a frame other than AuthProof during the shared-secret handshake", out);
     return;
   }
   switch (frame.kind) {
     case codec::FrameKind::kHello:
       on_hello(frame.body, out);
+      return;
+    case codec::FrameKind::kAuthProof:
+      on_proof(frame.body, out);
       return;
     case codec::FrameKind::kMessage:
       on_message(frame.body, out);
@@ -48,6 +95,7 @@ void InboundSession::on_frame(const codec::Frame& frame, Output& out) {
       return;
     case codec::FrameKind::kHelloReply:
     case codec::FrameKind::kSnapshotStatus:
+    case codec::FrameKind::kAuthChallenge:
       bad("a frame only the accepting side sends", out);
       return;
   }
@@ -55,7 +103,7 @@ void InboundSession::on_frame(const codec::Frame& frame, Output& out) {
 }
 
 void InboundSession::on_hello(std::string_view body, Output& out) {
-  if (peer_ != kNoNode) {
+  if (state_ != State::kHello) {
     bad("a second Hello", out);
     return;
   }
@@ -65,6 +113,11 @@ void InboundSession::on_hello(std::string_view body, Output& out) {
     return;
   }
   hello_ = *hello;
+  const bool offers_secret = !hello->nonce.empty();
+  if (offers_secret && hello->nonce.size() != kNonceBytes) {
+    bad(cat("a Hello nonce of ", hello->nonce.size(), " bytes, expected ", kNonceBytes), out);
+    return;
+  }
   std::string why;
   if (hello->format_version != codec::kFormatVersion) {
     why = cat("format version ", hello->format_version, ", this node speaks ",
@@ -73,23 +126,75 @@ void InboundSession::on_hello(std::string_view body, Output& out) {
     why = "another cluster";
   } else if (hello->node_id == limits_.self) {
     why = "it uses this node's own id";
-  } else {
-    why = admit_(hello->node_id, hello->incarnation);
+  } else if (!limits_.secret.empty() && !offers_secret) {
+    why = "this node requires the shared-secret handshake (a peer secret) and the Hello has none";
+  } else if (limits_.secret.empty() && offers_secret) {
+    why = "the Hello offers the shared-secret handshake but this node has no peer secret";
   }
-  const std::string who = cat("node ", hello->node_id.value, " of cluster ", hello->cluster_id);
-  const std::string us = cat("node ", limits_.self.value, " of cluster ", limits_.cluster_id);
-  codec::HelloReply reply{why.empty(), limits_.cluster_id, limits_.self, {}, limits_.incarnation};
   if (!why.empty()) {
-    reply.reason = cat(who, " refused by ", us, ": ", why);
-    out.writes.push_back(codec::encode_frame(reply));
-    out.close = CloseReason::kRefused;
-    out.reason = reply.reason;
-    closed_ = true;
+    refuse(why, "", out);
     return;
   }
-  peer_ = hello->node_id;
-  out.writes.push_back(codec::encode_frame(reply));
+  if (offers_secret) {
+    // Prove ourselves over the opener's fresh nonce; its proof must then cover ours.
+    nonce_ = PeerSecret::nonce();
+    const AuthContext ctx{limits_.cluster_id, hello->node_id, limits_.self, hello->nonce, nonce_};
+    out.writes.push_back(codec::encode_frame(
+        codec::AuthChallenge{nonce_, PeerSecret(limits_.secret).proof(AuthRole::kAcceptor, ctx)}));
+    state_ = State::kProof;
+    return;
+  }
+  admit_peer(out);
+}
+
+void InboundSession::on_proof(std::string_view body, Output& out) {
+  auto proof = codec::decode_auth_proof(body);
+  if (!proof.ok()) {
+    bad(proof.status().message(), out);
+    return;
+  }
+  const AuthContext ctx{limits_.cluster_id, hello_->node_id, limits_.self, hello_->nonce, nonce_};
+  if (!PeerSecret(limits_.secret).verify(AuthRole::kOpener, ctx, proof->proof)) {
+    out.auth_failed = true;
+    refuse("its shared-secret proof is wrong (the peer secrets differ)", "", out);
+    return;
+  }
+  authenticated_ = true;
+  admit_peer(out);
+}
+
+void InboundSession::admit_peer(Output& out) {
+  const codec::Hello& hello = *hello_;
+  const CertCheck cert = check_certificate(cert_, hello.node_id);
+  if (!cert.why.empty()) {
+    out.auth_failed = true;
+    refuse(cert.why, "", out);
+    return;
+  }
+  authenticated_ = authenticated_ || cert.proved;
+  if (Verdict v = admit_(hello.node_id, hello.incarnation); !v.admitted()) {
+    refuse(v.why, v.detail, out);
+    return;
+  }
+  peer_ = hello.node_id;
+  state_ = State::kOpen;
+  decoder_.set_max_body(limits_.max_frame_bytes);
+  out.writes.push_back(codec::encode_frame(
+      codec::HelloReply{true, limits_.cluster_id, limits_.self, {}, limits_.incarnation}));
   out.handshake_done = true;
+}
+
+void InboundSession::refuse(const std::string& why, const std::string& detail, Output& out) {
+  const codec::Hello& hello = *hello_;
+  const std::string who = cat("node ", hello.node_id.value, " of cluster ", hello.cluster_id);
+  const std::string us = cat("node ", limits_.self.value, " of cluster ", limits_.cluster_id);
+  // No incarnation in a refusal: it would tell a forger what to claim.
+  codec::HelloReply reply{false, limits_.cluster_id, limits_.self, {}, 0};
+  reply.reason = cat(who, " refused by ", us, ": ", why);
+  out.writes.push_back(codec::encode_frame(reply));
+  out.close = CloseReason::kRefused;
+  out.reason = detail.empty() ? reply.reason : cat(reply.reason, " (", detail, ")");
+  closed_ = true;
 }
 
 void InboundSession::on_message(std::string_view body, Output& out) {
@@ -178,15 +283,19 @@ void InboundSession::bad(const std::string& why, Output& out) {
 // --- OutboundSession ----------------------------------------------------------------------------
 
 OutboundSession::OutboundSession(std::uint64_t cluster_id, NodeId self, NodeId peer,
-                                 std::uint64_t incarnation, InboundSession::Admit admit)
+                                 std::uint64_t incarnation, InboundSession::Admit admit,
+                                 std::string secret)
     : cluster_id_(cluster_id),
       self_(self),
       peer_(peer),
       incarnation_(incarnation),
-      admit_(std::move(admit)) {}
+      admit_(std::move(admit)),
+      secret_(std::move(secret)),
+      nonce_(secret_.empty() ? std::string() : PeerSecret::nonce()) {}
 
 std::string OutboundSession::hello() const {
-  return codec::encode_frame(codec::Hello{cluster_id_, self_, codec::kFormatVersion, incarnation_});
+  return codec::encode_frame(
+      codec::Hello{cluster_id_, self_, codec::kFormatVersion, incarnation_, nonce_});
 }
 
 void OutboundSession::feed(std::string_view bytes, Output& out) {
@@ -205,27 +314,12 @@ void OutboundSession::feed(std::string_view bytes, Output& out) {
     }
     const codec::Frame& f = **frame;
     if (!established_) {
-      if (f.kind != codec::FrameKind::kHelloReply) {
-        bad(CloseReason::kBadInput, "the first frame is not HelloReply", out);
-        return;
-      }
-      auto reply = codec::decode_hello_reply(f.body);
-      if (!reply.ok()) {
-        bad(CloseReason::kBadInput, reply.status().message(), out);
-      } else if (!reply->accepted) {
-        bad(CloseReason::kRefused, cat("refused: ", reply->reason), out);
-      } else if (reply->cluster_id != cluster_id_ || reply->node_id != peer_) {
-        bad(CloseReason::kRefused,
-            cat("the address answered as node ", reply->node_id.value, " of cluster ",
-                reply->cluster_id, ", expected node ", peer_.value, " of cluster ", cluster_id_),
-            out);
-      } else if (std::string why = admit_ ? admit_(peer_, reply->incarnation) : std::string();
-                 !why.empty()) {
-        bad(CloseReason::kRefused, cat("node ", peer_.value, " answered but is refused: ", why),
-            out);
+      if (f.kind == codec::FrameKind::kAuthChallenge) {
+        on_challenge(f.body, out);
+      } else if (f.kind == codec::FrameKind::kHelloReply) {
+        on_reply(f.body, out);
       } else {
-        established_ = true;
-        out.handshake_done = true;
+        bad(CloseReason::kBadInput, "the first frame is not HelloReply", out);
       }
       continue;
     }
@@ -243,6 +337,68 @@ void OutboundSession::feed(std::string_view bytes, Output& out) {
       return;
     }
     out.snapshots.push_back(std::move(*status));
+  }
+}
+
+void OutboundSession::on_challenge(std::string_view body, Output& out) {
+  if (secret_.empty() || challenged_) {
+    bad(CloseReason::kBadInput, "an AuthChallenge this node did not ask for", out);
+    return;
+  }
+  auto challenge = codec::decode_auth_challenge(body);
+  if (!challenge.ok()) {
+    bad(CloseReason::kBadInput, challenge.status().message(), out);
+    return;
+  }
+  if (challenge->nonce.size() != kNonceBytes) {
+    bad(CloseReason::kBadInput,
+        cat("an AuthChallenge nonce of ", challenge->nonce.size(), " bytes"), out);
+    return;
+  }
+  const AuthContext ctx{cluster_id_, self_, peer_, nonce_, challenge->nonce};
+  const PeerSecret secret(secret_);
+  if (!secret.verify(AuthRole::kAcceptor, ctx, challenge->proof)) {
+    out.auth_failed = true;
+    bad(CloseReason::kRefused,
+        cat("the address of node ", peer_.value,
+            " failed the shared-secret check (the peer secrets differ, or it is not node ",
+            peer_.value, ")"),
+        out);
+    return;
+  }
+  challenged_ = true;
+  out.writes.push_back(codec::encode_frame(codec::AuthProof{secret.proof(AuthRole::kOpener, ctx)}));
+}
+
+void OutboundSession::on_reply(std::string_view body, Output& out) {
+  auto reply = codec::decode_hello_reply(body);
+  if (!reply.ok()) {
+    bad(CloseReason::kBadInput, reply.status().message(), out);
+  } else if (!reply->accepted) {
+    bad(CloseReason::kRefused, cat("refused: ", reply->reason), out);
+  } else if (!secret_.empty() && !challenged_) {
+    out.auth_failed = true;
+    bad(CloseReason::kRefused,
+        cat("node ", peer_.value,
+            " accepted without the shared-secret handshake: it has no peer secret, and this node "
+            "requires one"),
+        out);
+  } else if (reply->cluster_id != cluster_id_ || reply->node_id != peer_) {
+    bad(CloseReason::kRefused,
+        cat("the address answered as node ", reply->node_id.value, " of cluster ",
+            reply->cluster_id, ", expected node ", peer_.value, " of cluster ", cluster_id_),
+        out);
+  } else if (std::string why = check_certificate(cert_, peer_).why; !why.empty()) {
+    out.auth_failed = true;
+    bad(CloseReason::kRefused, cat("node ", peer_.value, " is refused: ", why), out);
+  } else if (Verdict v = admit_ ? admit_(peer_, reply->incarnation) : Verdict(); !v.admitted()) {
+    bad(CloseReason::kRefused,
+        cat("node ", peer_.value, " answered but is refused: ", v.why,
+            v.detail.empty() ? std::string() : cat(" (", v.detail, ")")),
+        out);
+  } else {
+    established_ = true;
+    out.handshake_done = true;
   }
 }
 

@@ -39,6 +39,11 @@ class Stream {
     return std::get<tcp::socket>(v_);
   }
   bool tls() const { return std::holds_alternative<Tls>(v_); }
+  /// The OpenSSL connection (after the TLS handshake: the peer's certificate); null if plain.
+  SSL* ssl() {
+    auto* tls = std::get_if<Tls>(&v_);
+    return tls != nullptr ? tls->native_handle() : nullptr;
+  }
 
   template <typename Handler>
   void handshake(asio::ssl::stream_base::handshake_type type, Handler&& h) {

@@ -6,7 +6,8 @@
 //   offset  size  field
 //   0       4     magic "SKF1"
 //   4       1     format version (1)
-//   5       1     kind: 1 Hello, 2 HelloReply, 3 Message, 4 SnapshotChunk, 5 SnapshotStatus
+//   5       1     kind: 1 Hello, 2 HelloReply, 3 Message, 4 SnapshotChunk, 5 SnapshotStatus,
+//                 6 AuthChallenge, 7 AuthProof (the shared-secret handshake, docs/wire_format.md)
 //   6       2     reserved, zero
 //   8       4     body length, little-endian (at most the decoder's limit)
 //   12      8     xxh3 (64-bit) of the body, little-endian
@@ -42,7 +43,14 @@ enum class FrameKind : std::uint8_t {
   kMessage = 3,
   kSnapshotChunk = 4,
   kSnapshotStatus = 5,
+  kAuthChallenge = 6,  // acceptor -> opener, only in answer to a Hello that carries a nonce
+  kAuthProof = 7,      // opener -> acceptor, the answer to AuthChallenge
 };
+
+/// The largest frame body accepted before a peer is admitted: a Hello or an auth frame is a
+/// few dozen bytes, so a connection cannot make the acceptor buffer more than this until the
+/// handshake is done (then the limit is max_frame_bytes).
+inline constexpr std::uint32_t kMaxHandshakeBodyBytes = 4096;
 
 /// A connection's first frame, from the side that opened it.
 struct Hello {
@@ -50,6 +58,7 @@ struct Hello {
   NodeId node_id;
   std::uint32_t format_version = kFormatVersion;
   std::uint64_t incarnation = 0;  // the sender's Storage::incarnation (0: none)
+  std::string nonce;              // the opener's challenge when it has a peer secret; else ""
   friend bool operator==(const Hello&, const Hello&) = default;
 };
 
@@ -61,6 +70,20 @@ struct HelloReply {
   std::string reason;             // why it was refused
   std::uint64_t incarnation = 0;  // the acceptor's Storage::incarnation (0: none)
   friend bool operator==(const HelloReply&, const HelloReply&) = default;
+};
+
+/// The acceptor's half of the shared-secret handshake: its own challenge and its proof that it
+/// knows the secret (an HMAC over both nonces, the cluster and both ids; docs/wire_format.md).
+struct AuthChallenge {
+  std::string nonce;
+  std::string proof;
+  friend bool operator==(const AuthChallenge&, const AuthChallenge&) = default;
+};
+
+/// The opener's proof that it knows the secret, answering AuthChallenge.
+struct AuthProof {
+  std::string proof;
+  friend bool operator==(const AuthProof&, const AuthProof&) = default;
 };
 
 /// A piece of a streamed snapshot (see wire.proto).
@@ -94,6 +117,8 @@ struct Frame {
 /// Whole frames, header included, ready to write.
 std::string encode_frame(const Hello& hello);
 std::string encode_frame(const HelloReply& reply);
+std::string encode_frame(const AuthChallenge& challenge);
+std::string encode_frame(const AuthProof& proof);
 /// Encodes a message, snapshot data inline.
 std::string encode_frame(const Message& m);
 std::string encode_frame(const SnapshotChunk& chunk);
@@ -103,6 +128,8 @@ std::string encode_frame(const SnapshotStatus& status);
 /// unknown message or entry type, a node id or term that cannot be right); never crashes.
 Result<Hello> decode_hello(std::string_view body);
 Result<HelloReply> decode_hello_reply(std::string_view body);
+Result<AuthChallenge> decode_auth_challenge(std::string_view body);
+Result<AuthProof> decode_auth_proof(std::string_view body);
 Result<Message> decode_message(std::string_view body);
 Result<SnapshotChunk> decode_snapshot_chunk(std::string_view body);
 Result<SnapshotStatus> decode_snapshot_status(std::string_view body);
@@ -114,6 +141,9 @@ class FrameDecoder {
   /// Frames whose body exceeds `max_body` bytes are refused before any of it is buffered.
   explicit FrameDecoder(std::uint32_t max_body = 64 << 20) : max_body_(max_body) {}
 
+  /// Changes the limit for frames not yet started (a session raises it once the peer is
+  /// admitted).
+  void set_max_body(std::uint32_t max_body) { max_body_ = max_body; }
   /// Appends received bytes.
   void feed(std::string_view bytes) { buffer_.append(bytes); }
   /// The next complete frame, nullopt if more bytes are needed, or kCorruption (bad magic,

@@ -13,11 +13,14 @@
 // Connections. Each node opens one connection to each peer it sends to, when it first has
 // something to send, and announces itself with Hello (cluster id, node id, format version);
 // the peer answers HelloReply and refuses, with a log line naming both sides, another
-// cluster, an id it does not know, its own id or another format version. Both sides also
+// cluster, an id it does not know, its own id or another format version. Who may claim an id:
+// see docs/wire_format.md, "Trust model" — without TLS or cluster_secret, anyone who reaches
+// the port can; with them, a peer must prove it. Both sides also
 // announce their storage incarnation (set_incarnation): the one the cluster recorded
 // (expect_incarnation), else the first one seen from a peer, is kept, and a peer that comes
-// with another one (it lost its data) is refused in both directions until remove_peer() and
-// add_peer() say it was re-added. To learn them early,
+// with another one (it lost its data), or with none (0) once one is known, is refused in both
+// directions until remove_peer() and add_peer() say it was re-added. A refusal never tells
+// the peer an incarnation. To learn them early,
 // the transport greets every peer (connects without sending) when it starts and when a
 // peer is added. Messages flow on the
 // connection the sender opened; the receiver writes back only the handshake answer and
@@ -37,8 +40,10 @@
 //
 // Bad input. A connection that sends anything wrong (garbage, a bad or oversized frame, a
 // message not from its announced node or not to us, a frame out of place) is closed with a
-// warning and a counter (stats()); other connections are unaffected. Connections beyond
-// max_connections are closed on accept; handshakes and idle connections time out.
+// warning and a counter (stats()); other connections are unaffected. Until a peer is
+// admitted it may send only handshake frames of at most 4 KiB. At max_connections a new
+// connection evicts the oldest one still in its handshake; handshakes and idle connections
+// time out; warnings about inbound connections are rate limited (warning_interval).
 //
 // Threads. One I/O thread per transport runs every socket and calls the handler; send() and
 // the peer calls may come from any thread. Do not call stop() from inside a handler call.
@@ -59,12 +64,17 @@
 namespace skiff {
 
 /// Mutual TLS: both ends present a certificate signed by the configured CA and check the
-/// other's. Any certificate the CA signed is accepted; which node it is comes from the
-/// handshake's ids, so give each cluster its own CA. TLS 1.2 or later.
+/// other's, and the certificate must name the node it belongs to in a URI SAN
+/// `skiff://node/<id>` (decimal): a peer whose Hello claims another id than its certificate
+/// names is refused, in both directions. Give each cluster its own CA. TLS 1.2 or later.
 struct AsioTlsOptions {
   std::string ca_file;    ///< PEM file of the CA certificate(s) peers must chain to
   std::string cert_file;  ///< PEM file of this node's certificate (chain)
   std::string key_file;   ///< PEM file of this node's private key
+  /// Refuse a peer certificate that names no node id. false accepts such certificates (any
+  /// holder can then claim any id, as before ids were bound); one naming other ids is refused
+  /// either way.
+  bool require_node_id = true;
 };
 
 /// What an AsioTransport is built from. create() checks it.
@@ -78,6 +88,12 @@ struct AsioTransportOptions {
   std::string listen_address;
   /// Mutual TLS when set; plain TCP otherwise.
   std::optional<AsioTlsOptions> tls;
+  /// A secret shared by the cluster's members (at least 16 bytes; "" for none). When set,
+  /// every handshake is a mutual HMAC-SHA256 challenge-response over both sides' nonces, the
+  /// cluster id and both node ids, and a peer without the same secret is refused. It
+  /// authenticates the handshake only, not the bytes after it: against an attacker on the
+  /// path use TLS (docs/wire_format.md, "Trust model"). Both ends must agree on having one.
+  std::string cluster_secret;
 
   /// Largest frame body accepted or sent; a connection announcing more is closed.
   std::uint32_t max_frame_bytes = 16 << 20;
@@ -90,8 +106,14 @@ struct AsioTransportOptions {
   std::size_t queue_bytes = 64 << 20;
   /// Most bytes of queued frames gathered into one write.
   std::size_t max_write_bytes = 1 << 20;
-  /// Inbound connections open at once; more are closed on accept.
+  /// Inbound connections open at once. At the limit, a new connection evicts the oldest one
+  /// that has not finished its handshake (a known peer always gets in past idle strangers);
+  /// when all are admitted peers, the new one is closed.
   std::size_t max_connections = 256;
+  /// Warnings about inbound connections (refused, bad input, timed out, evicted, over the
+  /// limit) are logged at most 5 per kind per interval; the next line counts the rest. 0
+  /// logs every one.
+  std::chrono::milliseconds warning_interval{1000};
 
   std::chrono::milliseconds connect_timeout{3000};    ///< TCP connect
   std::chrono::milliseconds handshake_timeout{5000};  ///< TLS + Hello/HelloReply
@@ -115,6 +137,8 @@ struct AsioTransportStats {
   std::uint64_t connect_failures = 0;      ///< outbound attempts that failed (any stage)
   std::uint64_t accepted = 0;              ///< inbound connections accepted
   std::uint64_t refused_over_limit = 0;    ///< inbound connections closed at max_connections
+  std::uint64_t evicted_unadmitted = 0;    ///< pre-handshake connections closed to make room
+  std::uint64_t auth_failures = 0;         ///< wrong secret proofs or certificate ids, both ways
   std::uint64_t handshakes_refused = 0;    ///< inbound Hellos refused (cluster, id, version...)
   std::uint64_t incarnations_refused = 0;  ///< peers refused for a changed incarnation
   std::uint64_t handshake_timeouts = 0;    ///< inbound connections without Hello in time

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include <openssl/bio.h>
@@ -82,7 +83,8 @@ enum class Kind { kAuthority, kLeaf };
 // Builds and signs a v3 certificate for `key`; a null issuer means self-signed. Serials are
 // 159 random bits, so two runs never issue the same serial under the same CA name.
 Owned<X509> make_cert(EVP_PKEY* key, const std::string& common_name, Kind kind, X509* issuer,
-                      EVP_PKEY* issuer_key, long not_before_s, long not_after_s) {
+                      EVP_PKEY* issuer_key, long not_before_s, long not_after_s,
+                      std::uint64_t node_id = 0) {
   Owned<X509> cert(X509_new());
   if (!cert) {
     fail("X509_new");
@@ -121,7 +123,11 @@ Owned<X509> make_cert(EVP_PKEY* key, const std::string& common_name, Kind kind, 
     add_extension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE");
     add_extension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature");
     add_extension(cert.get(), &ctx, NID_ext_key_usage, "serverAuth,clientAuth");
-    add_extension(cert.get(), &ctx, NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost");
+    std::string names = "IP:127.0.0.1,DNS:localhost";
+    if (node_id != 0) {
+      names += ",URI:skiff://node/" + std::to_string(node_id);
+    }
+    add_extension(cert.get(), &ctx, NID_subject_alt_name, names.c_str());
     add_extension(cert.get(), &ctx, NID_subject_key_identifier, "hash");
     // A self-signed leaf has no authority to point at.
     if (issuer != nullptr) {
@@ -186,8 +192,8 @@ TestPki::TestPki(const std::string& dir) : dir_(dir) {
 
 TestPki::~TestPki() = default;
 
-CertFiles TestPki::issue(const std::string& common_name) {
-  return make_leaf(common_name, ca_.get(), -kHour, kDay, ca_->file);
+CertFiles TestPki::issue(const std::string& common_name, std::uint64_t node_id) {
+  return make_leaf(common_name, ca_.get(), -kHour, kDay, ca_->file, node_id);
 }
 
 CertFiles TestPki::self_signed(const std::string& common_name) {
@@ -221,11 +227,12 @@ std::unique_ptr<TestPki::Authority> TestPki::make_authority(const std::string& c
 }
 
 CertFiles TestPki::make_leaf(const std::string& common_name, const Authority* signer,
-                             long not_before_s, long not_after_s, const std::string& ca_file) {
+                             long not_before_s, long not_after_s, const std::string& ca_file,
+                             std::uint64_t node_id) {
   Owned<EVP_PKEY> key = make_key();
   Owned<X509> cert = make_cert(
       key.get(), common_name, Kind::kLeaf, signer != nullptr ? signer->cert.get() : nullptr,
-      signer != nullptr ? signer->key.get() : nullptr, not_before_s, not_after_s);
+      signer != nullptr ? signer->key.get() : nullptr, not_before_s, not_after_s, node_id);
   std::string stem = dir_ + "/" + file_stem(common_name) + "-" + std::to_string(next_file_++);
   CertFiles files{ca_file, stem + ".crt", stem + ".key"};
   write_cert(files.cert_file, cert.get());

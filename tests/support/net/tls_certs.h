@@ -2,12 +2,14 @@
 // material is checked in and nothing expires in the repository.
 //
 //   TestPki pki(dir.path());
-//   CertFiles node1 = pki.issue("node1");     // trusted: signed by pki.ca_file()
+//   CertFiles node1 = pki.issue("node1", 1);  // trusted: signed by pki.ca_file(), bound to
+//                                             // node 1 (URI SAN skiff://node/1)
 //   CertFiles rogue = pki.from_other_ca("x"); // valid, but under a CA the cluster does not trust
 //
 // Leaf certificates name 127.0.0.1 and localhost and may serve as TLS server and client.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -30,8 +32,9 @@ class TestPki {
   TestPki(const TestPki&) = delete;
   TestPki& operator=(const TestPki&) = delete;
 
-  // A leaf the CA signed, valid from an hour ago until a day from now.
-  CertFiles issue(const std::string& common_name);
+  // A leaf the CA signed, valid from an hour ago until a day from now; with a `node_id` (not
+  // 0) it names that node in a URI SAN skiff://node/<id>, as the asio transport requires.
+  CertFiles issue(const std::string& common_name, std::uint64_t node_id = 0);
   // A leaf signed by its own key; ca_file is still this CA, which never signed it.
   CertFiles self_signed(const std::string& common_name);
   // A leaf signed by a second CA made on first use; ca_file is that other CA, so the files
@@ -51,7 +54,7 @@ class TestPki {
                                                    const std::string& file);
   // Writes a new leaf key and certificate signed by `signer` (itself when null).
   CertFiles make_leaf(const std::string& common_name, const Authority* signer, long not_before_s,
-                      long not_after_s, const std::string& ca_file);
+                      long not_after_s, const std::string& ca_file, std::uint64_t node_id = 0);
 
   std::string dir_;
   int next_file_ = 0;  // makes every file name unique, so no call overwrites an earlier one
