@@ -64,7 +64,8 @@ class RawNode {
  public:
   /// Validates `config`, loads the hard state and membership from `storage` and starts as a
   /// follower. `storage` must outlive the RawNode. Errors: kInvalidArgument for a bad config,
-  /// kCorruption for stored state that contradicts itself, or the storage's own error.
+  /// kCorruption for stored state that contradicts itself or a stored term above kMaxTerm,
+  /// or the storage's own error.
   static Result<RawNode> create(const Config& config, LogStorage& storage);
 
   RawNode(RawNode&&) noexcept;
@@ -75,7 +76,8 @@ class RawNode {
   void tick();
 
   /// Handles a message from a peer. A malformed message (wrong recipient, inconsistent
-  /// fields) is refused with kInvalidArgument and counted; it changes nothing.
+  /// fields, a term above kMaxTerm) is refused with kInvalidArgument and counted; it changes
+  /// nothing.
   Status step(const Message& m);
 
   /// Proposes `data` as a new log entry. On the leader it is appended and replicated; on a
@@ -110,7 +112,7 @@ class RawNode {
   void report_unreachable(NodeId to);
 
   /// Starts an election now (with pre-vote if enabled), as if the election timeout elapsed.
-  /// kFailedPrecondition if this node is the leader or not a voter.
+  /// kFailedPrecondition if this node is the leader, not a voter, or at kMaxTerm.
   Status campaign();
 
   /// Whether ready() would return work. False while a Ready is outstanding.

@@ -277,11 +277,27 @@ Status Raft::campaign() {
                   str_cat("node ", id_, " is not a voter in ", voters_.describe(),
                           log_.pending_snapshot() ? " (a snapshot waits to be installed)" : ""));
   }
+  if (at_term_ceiling()) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("node ", id_, " is at the term ceiling ", term_,
+                          " (kMaxTerm): no later term can be campaigned for"));
+  }
   start_election(config_.pre_vote);
   return Status();
 }
 
+bool Raft::at_term_ceiling() const {
+  return term_ >= kMaxTerm;
+}
+
 void Raft::start_election(bool pre_vote, bool transfer) {
+  if (at_term_ceiling()) {
+    // Every peer refuses a term past the ceiling (validate_message): campaigning for one would
+    // only raise this node's term beyond anyone's reach. It stays a follower at the ceiling.
+    log(LogLevel::kError, str_cat("node ", id_, " is at the term ceiling ", term_,
+                                  " and cannot campaign; the group needs a leader of this term"));
+    return;
+  }
   MessageType type;
   Term vote_term;
   if (pre_vote) {

@@ -134,6 +134,8 @@ class Raft {
   void handle_vote_request(const Message& m);
   void handle_vote_response(const Message& m);
   bool promotable() const;
+  // The term is kMaxTerm: no later term exists to campaign for (types.h).
+  bool at_term_ceiling() const;
   bool in_lease() const;
   bool past_election_timeout() const;
 
