@@ -100,8 +100,10 @@ class RawNode {
   Status read_index(Bytes context);
 
   /// Hands leadership to voter `to` (thesis §3.10): the leader brings it up to date, refuses
-  /// proposals meanwhile, then tells it to campaign. Aborted after an election timeout.
-  /// kNotLeader on a follower; kInvalidArgument for this node, a learner or an unknown id.
+  /// proposals meanwhile, then tells it to campaign. Aborted after an election timeout, or
+  /// at once by a transfer to this node (proposals are taken again). kNotLeader on a
+  /// follower; kInvalidArgument for a learner, an unknown id, or this node with no transfer
+  /// pending.
   Status transfer_leadership(NodeId to);
 
   /// Reports whether the snapshot sent to `to` was delivered and installed (true) or failed

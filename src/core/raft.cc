@@ -570,7 +570,14 @@ Status Raft::transfer_leadership(NodeId to) {
                   str_cat("node ", id_, " is not the leader; node ", lead_, " is"), lead_);
   }
   if (to == id_) {
-    return Status(ErrorCode::kInvalidArgument, str_cat("node ", id_, " already leads"));
+    // Leadership stays here: cancel a pending transfer so that proposals are taken again at
+    // once instead of after the election timeout (etcd-io/raft treats it the same way).
+    if (leader_state().transfer_target == kNoNode) {
+      return Status(ErrorCode::kInvalidArgument,
+                    str_cat("node ", id_, " already leads and has no transfer to cancel"));
+    }
+    abort_transfer("the leader cancelled it");
+    return Status();
   }
   if (!voters_.contains(to)) {
     return Status(ErrorCode::kInvalidArgument,
