@@ -46,17 +46,18 @@ struct Proposal {
 
 /// Monotonic counters, for metrics and tests.
 struct Counters {
-  std::uint64_t messages_rejected = 0;     // inbound messages refused by validation
-  std::uint64_t proposals_dropped = 0;     // proposals refused (not leader, limits...)
-  std::uint64_t elections_started = 0;     // campaigns for a real term (not pre-votes)
-  std::uint64_t leader_elected = 0;        // times this node became leader
-  std::uint64_t storage_read_errors = 0;   // failed reads from LogStorage other than compaction
-  std::uint64_t snapshots_sent = 0;        // Snapshot messages emitted by this leader
-  std::uint64_t snapshots_installed = 0;   // snapshots from a leader handed out to install
-  std::uint64_t reads_confirmed = 0;       // ReadStates handed out
-  std::uint64_t transfers_started = 0;     // leadership transfers begun by this leader
-  std::uint64_t transfers_aborted = 0;     // ... that ran out of time or lost their target
-  std::uint64_t conf_changes_applied = 0;  // configuration entries that took effect here
+  std::uint64_t messages_rejected = 0;         // inbound messages refused by validation
+  std::uint64_t proposals_dropped = 0;         // proposals refused (not leader, limits...)
+  std::uint64_t elections_started = 0;         // campaigns for a real term (not pre-votes)
+  std::uint64_t leader_elected = 0;            // times this node became leader
+  std::uint64_t storage_read_errors = 0;       // failed reads from LogStorage other than compaction
+  std::uint64_t snapshots_sent = 0;            // Snapshot messages emitted by this leader
+  std::uint64_t snapshots_installed = 0;       // snapshots from a leader handed out to install
+  std::uint64_t reads_confirmed = 0;           // ReadStates handed out
+  std::uint64_t transfers_started = 0;         // leadership transfers begun by this leader
+  std::uint64_t transfers_aborted = 0;         // ... that ran out of time or lost their target
+  std::uint64_t conf_changes_applied = 0;      // configuration entries that took effect here
+  std::uint64_t snapshot_reports_ignored = 0;  // report_snapshot on a snapshot not waited on
 };
 
 /// The Raft state machine of one node, driven by the application.
@@ -106,8 +107,14 @@ class RawNode {
   /// pending.
   Status transfer_leadership(NodeId to);
 
-  /// Reports whether the snapshot sent to `to` was delivered and installed (true) or failed
-  /// (false). Replication to `to` leaves the snapshot state either way. Ignored unless leader.
+  /// Reports whether the snapshot at index `snapshot` sent to `to` was delivered (true) or
+  /// failed (false); replication to `to` leaves the snapshot state either way. Ignored unless
+  /// leader and waiting on that very snapshot: a late report on an older one is counted
+  /// (Counters::snapshot_reports_ignored) and changes nothing.
+  void report_snapshot(NodeId to, Index snapshot, bool ok);
+  /// As above for whichever snapshot `to` waits on now: for a transport that cannot tell
+  /// which snapshot it reports on (TransportHandler::on_snapshot_status). Prefer the form
+  /// naming the snapshot: this one lets a late report end the wait on a newer snapshot.
   void report_snapshot(NodeId to, bool ok);
 
   /// Reports that a message to `to` could not be delivered; the leader resumes probing it.

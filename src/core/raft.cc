@@ -605,12 +605,20 @@ Status Raft::transfer_leadership(NodeId to) {
   return Status();
 }
 
-void Raft::report_snapshot(NodeId to, bool ok) {
+void Raft::report_snapshot(NodeId to, std::optional<Index> snapshot, bool ok) {
   if (!is_leader()) {
     return;
   }
   Progress* pr = progress(to);
   if (pr == nullptr || pr->state() != ProgressState::kSnapshot) {
+    return;
+  }
+  if (snapshot.has_value() && *snapshot != pr->pending_snapshot()) {
+    // A late report on a snapshot this leader no longer waits on (it sent a newer one since):
+    // applying it would end, or fail, the wait on the one in flight.
+    ++counters_.snapshot_reports_ignored;
+    log(LogLevel::kDebug, str_cat("node ", id_, " ignores a report on snapshot ", *snapshot, " to ",
+                                  to, ": waiting on ", pr->pending_snapshot()));
     return;
   }
   if (ok) {

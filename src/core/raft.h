@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -72,7 +73,8 @@ class Raft {
   Result<Proposal> propose_conf_change(const ConfChange& change);
   Status read_index(Bytes context);
   Status transfer_leadership(NodeId to);
-  void report_snapshot(NodeId to, bool ok);
+  /// `snapshot`: the index of the snapshot reported on; nullopt for the pending one.
+  void report_snapshot(NodeId to, std::optional<Index> snapshot, bool ok);
   void report_unreachable(NodeId to);
   Status campaign();
 
