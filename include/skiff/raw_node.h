@@ -46,17 +46,18 @@ struct Proposal {
 
 /// Monotonic counters, for metrics and tests.
 struct Counters {
-  std::uint64_t messages_rejected = 0;     // inbound messages refused by validation
-  std::uint64_t proposals_dropped = 0;     // proposals refused (not leader, limits...)
-  std::uint64_t elections_started = 0;     // campaigns for a real term (not pre-votes)
-  std::uint64_t leader_elected = 0;        // times this node became leader
-  std::uint64_t storage_read_errors = 0;   // failed reads from LogStorage other than compaction
-  std::uint64_t snapshots_sent = 0;        // Snapshot messages emitted by this leader
-  std::uint64_t snapshots_installed = 0;   // snapshots from a leader handed out to install
-  std::uint64_t reads_confirmed = 0;       // ReadStates handed out
-  std::uint64_t transfers_started = 0;     // leadership transfers begun by this leader
-  std::uint64_t transfers_aborted = 0;     // ... that ran out of time or lost their target
-  std::uint64_t conf_changes_applied = 0;  // configuration entries that took effect here
+  std::uint64_t messages_rejected = 0;         // inbound messages refused by validation
+  std::uint64_t proposals_dropped = 0;         // proposals refused (not leader, limits...)
+  std::uint64_t elections_started = 0;         // campaigns for a real term (not pre-votes)
+  std::uint64_t leader_elected = 0;            // times this node became leader
+  std::uint64_t storage_read_errors = 0;       // failed reads from LogStorage other than compaction
+  std::uint64_t snapshots_sent = 0;            // Snapshot messages emitted by this leader
+  std::uint64_t snapshots_installed = 0;       // snapshots from a leader handed out to install
+  std::uint64_t reads_confirmed = 0;           // ReadStates handed out
+  std::uint64_t transfers_started = 0;         // leadership transfers begun by this leader
+  std::uint64_t transfers_aborted = 0;         // ... that ran out of time or lost their target
+  std::uint64_t conf_changes_applied = 0;      // configuration entries that took effect here
+  std::uint64_t snapshot_reports_ignored = 0;  // report_snapshot on a snapshot not waited on
 };
 
 /// The Raft state machine of one node, driven by the application.
@@ -64,7 +65,8 @@ class RawNode {
  public:
   /// Validates `config`, loads the hard state and membership from `storage` and starts as a
   /// follower. `storage` must outlive the RawNode. Errors: kInvalidArgument for a bad config,
-  /// kCorruption for stored state that contradicts itself, or the storage's own error.
+  /// kCorruption for stored state that contradicts itself or a stored term above kMaxTerm,
+  /// or the storage's own error.
   static Result<RawNode> create(const Config& config, LogStorage& storage);
 
   RawNode(RawNode&&) noexcept;
@@ -75,7 +77,8 @@ class RawNode {
   void tick();
 
   /// Handles a message from a peer. A malformed message (wrong recipient, inconsistent
-  /// fields) is refused with kInvalidArgument and counted; it changes nothing.
+  /// fields, a term above kMaxTerm) is refused with kInvalidArgument and counted; it changes
+  /// nothing.
   Status step(const Message& m);
 
   /// Proposes `data` as a new log entry. On the leader it is appended and replicated; on a
@@ -98,19 +101,27 @@ class RawNode {
   Status read_index(Bytes context);
 
   /// Hands leadership to voter `to` (thesis §3.10): the leader brings it up to date, refuses
-  /// proposals meanwhile, then tells it to campaign. Aborted after an election timeout.
-  /// kNotLeader on a follower; kInvalidArgument for this node, a learner or an unknown id.
+  /// proposals meanwhile, then tells it to campaign. Aborted after an election timeout, or
+  /// at once by a transfer to this node (proposals are taken again). kNotLeader on a
+  /// follower; kInvalidArgument for a learner, an unknown id, or this node with no transfer
+  /// pending.
   Status transfer_leadership(NodeId to);
 
-  /// Reports whether the snapshot sent to `to` was delivered and installed (true) or failed
-  /// (false). Replication to `to` leaves the snapshot state either way. Ignored unless leader.
+  /// Reports whether the snapshot at index `snapshot` sent to `to` was delivered (true) or
+  /// failed (false); replication to `to` leaves the snapshot state either way. Ignored unless
+  /// leader and waiting on that very snapshot: a late report on an older one is counted
+  /// (Counters::snapshot_reports_ignored) and changes nothing.
+  void report_snapshot(NodeId to, Index snapshot, bool ok);
+  /// As above for whichever snapshot `to` waits on now: for a transport that cannot tell
+  /// which snapshot it reports on (TransportHandler::on_snapshot_status). Prefer the form
+  /// naming the snapshot: this one lets a late report end the wait on a newer snapshot.
   void report_snapshot(NodeId to, bool ok);
 
   /// Reports that a message to `to` could not be delivered; the leader resumes probing it.
   void report_unreachable(NodeId to);
 
   /// Starts an election now (with pre-vote if enabled), as if the election timeout elapsed.
-  /// kFailedPrecondition if this node is the leader or not a voter.
+  /// kFailedPrecondition if this node is the leader, not a voter, or at kMaxTerm.
   Status campaign();
 
   /// Whether ready() would return work. False while a Ready is outstanding.

@@ -33,6 +33,14 @@ struct Term {
   [[nodiscard]] constexpr Term next() const { return Term{value + 1}; }
 };
 
+/// The highest term the core accepts or reaches (2^62). Terms only grow and are persisted
+/// (Raft §5.1), so a term with no successor the wire can carry (the codec decodes up to 2^63 - 1)
+/// would end elections for good. Messages above it are refused as malformed (RawNode::step); a
+/// node at it follows a leader of that term but never campaigns past it, so a group that gets
+/// there keeps its leader and cannot elect another (2^62 elections: only a forged or corrupt
+/// term reaches it). Stored state above it is corruption. See docs/ready_contract.md.
+inline constexpr Term kMaxTerm{std::uint64_t{1} << 62};
+
 /// A position in the replicated log. Entries start at 1; zero is "before the first entry".
 struct Index {
   std::uint64_t value = 0;

@@ -277,11 +277,27 @@ Status Raft::campaign() {
                   str_cat("node ", id_, " is not a voter in ", voters_.describe(),
                           log_.pending_snapshot() ? " (a snapshot waits to be installed)" : ""));
   }
+  if (at_term_ceiling()) {
+    return Status(ErrorCode::kFailedPrecondition,
+                  str_cat("node ", id_, " is at the term ceiling ", term_,
+                          " (kMaxTerm): no later term can be campaigned for"));
+  }
   start_election(config_.pre_vote);
   return Status();
 }
 
+bool Raft::at_term_ceiling() const {
+  return term_ >= kMaxTerm;
+}
+
 void Raft::start_election(bool pre_vote, bool transfer) {
+  if (at_term_ceiling()) {
+    // Every peer refuses a term past the ceiling (validate_message): campaigning for one would
+    // only raise this node's term beyond anyone's reach. It stays a follower at the ceiling.
+    log(LogLevel::kError, str_cat("node ", id_, " is at the term ceiling ", term_,
+                                  " and cannot campaign; the group needs a leader of this term"));
+    return;
+  }
   MessageType type;
   Term vote_term;
   if (pre_vote) {
@@ -554,7 +570,14 @@ Status Raft::transfer_leadership(NodeId to) {
                   str_cat("node ", id_, " is not the leader; node ", lead_, " is"), lead_);
   }
   if (to == id_) {
-    return Status(ErrorCode::kInvalidArgument, str_cat("node ", id_, " already leads"));
+    // Leadership stays here: cancel a pending transfer so that proposals are taken again at
+    // once instead of after the election timeout (etcd-io/raft treats it the same way).
+    if (leader_state().transfer_target == kNoNode) {
+      return Status(ErrorCode::kInvalidArgument,
+                    str_cat("node ", id_, " already leads and has no transfer to cancel"));
+    }
+    abort_transfer("the leader cancelled it");
+    return Status();
   }
   if (!voters_.contains(to)) {
     return Status(ErrorCode::kInvalidArgument,
@@ -582,12 +605,20 @@ Status Raft::transfer_leadership(NodeId to) {
   return Status();
 }
 
-void Raft::report_snapshot(NodeId to, bool ok) {
+void Raft::report_snapshot(NodeId to, std::optional<Index> snapshot, bool ok) {
   if (!is_leader()) {
     return;
   }
   Progress* pr = progress(to);
   if (pr == nullptr || pr->state() != ProgressState::kSnapshot) {
+    return;
+  }
+  if (snapshot.has_value() && *snapshot != pr->pending_snapshot()) {
+    // A late report on a snapshot this leader no longer waits on (it sent a newer one since):
+    // applying it would end, or fail, the wait on the one in flight.
+    ++counters_.snapshot_reports_ignored;
+    log(LogLevel::kDebug, str_cat("node ", id_, " ignores a report on snapshot ", *snapshot, " to ",
+                                  to, ": waiting on ", pr->pending_snapshot()));
     return;
   }
   if (ok) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -72,7 +73,8 @@ class Raft {
   Result<Proposal> propose_conf_change(const ConfChange& change);
   Status read_index(Bytes context);
   Status transfer_leadership(NodeId to);
-  void report_snapshot(NodeId to, bool ok);
+  /// `snapshot`: the index of the snapshot reported on; nullopt for the pending one.
+  void report_snapshot(NodeId to, std::optional<Index> snapshot, bool ok);
   void report_unreachable(NodeId to);
   Status campaign();
 
@@ -134,6 +136,8 @@ class Raft {
   void handle_vote_request(const Message& m);
   void handle_vote_response(const Message& m);
   bool promotable() const;
+  // The term is kMaxTerm: no later term exists to campaign for (types.h).
+  bool at_term_ceiling() const;
   bool in_lease() const;
   bool past_election_timeout() const;
 

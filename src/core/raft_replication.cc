@@ -193,10 +193,16 @@ Status Raft::handle_append_response(const Message& m) {
         pr->free_inflights_le(m.index);
         break;
       case ProgressState::kSnapshot:
-        // The follower installed the snapshot (or already had what it covers) and can take
-        // entries from our log again.
         if (pr->match() + 1 >= log_.first_index()) {
+          // The follower installed the snapshot (or already had what it covers) and can take
+          // entries from our log again.
           pr->become_replicate();
+        } else if (pr->match() >= pr->pending_snapshot()) {
+          // It installed the snapshot sent, but we compacted past it meanwhile. Waiting for a
+          // report_snapshot would stall it (nothing else is sent in this state): probe from
+          // match + 1, which sends our newer snapshot below. etcd-io/raft leaves the snapshot
+          // state on either condition (Progress.PendingSnapshot, MsgAppResp handling).
+          pr->become_probe();
         }
         break;
     }

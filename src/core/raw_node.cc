@@ -66,8 +66,12 @@ Status RawNode::transfer_leadership(NodeId to) {
   return impl_->raft->transfer_leadership(to);
 }
 
+void RawNode::report_snapshot(NodeId to, Index snapshot, bool ok) {
+  impl_->raft->report_snapshot(to, snapshot, ok);
+}
+
 void RawNode::report_snapshot(NodeId to, bool ok) {
-  impl_->raft->report_snapshot(to, ok);
+  impl_->raft->report_snapshot(to, std::nullopt, ok);
 }
 
 void RawNode::report_unreachable(NodeId to) {

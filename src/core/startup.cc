@@ -16,6 +16,12 @@ Result<StartState> load_start_state(const Config& config, const LogStorage& stor
     return Status(ErrorCode::kCorruption, str_cat("stored ", s.message()));
   }
   const HardState& hs = init->hard_state;
+  if (hs.term > kMaxTerm) {
+    // Validation never lets a term past the ceiling in (types.h): the storage was corrupted
+    // or written by something else. Starting would leave a node that can never campaign.
+    return Status(ErrorCode::kCorruption, str_cat("stored term ", hs.term, " is above the ceiling ",
+                                                  kMaxTerm, " (kMaxTerm)"));
+  }
   const Index last = storage.last_index();
   if (storage.first_index() > last + 1) {
     return Status(ErrorCode::kCorruption, str_cat("storage first index ", storage.first_index(),

@@ -22,7 +22,8 @@ struct StartState {
 };
 
 /// Reads and checks what `storage` holds for a core configured by `config` (already
-/// validated). kCorruption for stored state that contradicts itself; kInvalidArgument for a
+/// validated). kCorruption for stored state that contradicts itself or a term above kMaxTerm
+/// (types.h); kInvalidArgument for a
 /// Config::applied outside [snapshot index, commit]; the storage's own errors.
 Result<StartState> load_start_state(const Config& config, const LogStorage& storage);
 

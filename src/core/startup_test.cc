@@ -106,6 +106,19 @@ TEST(Startup, AppliedBelowTheSnapshotIsRefusedWithAHint) {
       << start.status().message();
 }
 
+// No message can raise a term past kMaxTerm (types.h): a stored one means corruption, and a
+// node started there could never campaign.
+TEST(Startup, StoredTermAboveTheCeilingIsCorruption) {
+  MemoryStorage storage(voters({1, 2, 3}));
+  storage.set_hard_state(HardState{kMaxTerm.next(), kNoNode, Index{0}});
+  auto start = load_start_state(config_for(1), storage);
+  EXPECT_EQ(start.status().code(), ErrorCode::kCorruption);
+  EXPECT_NE(start.status().message().find("above the ceiling"), std::string::npos)
+      << start.status().message();
+  storage.set_hard_state(HardState{kMaxTerm, kNoNode, Index{0}});
+  EXPECT_TRUE(load_start_state(config_for(1), storage).ok());
+}
+
 TEST(Startup, UndecodableConfigurationEntryIsCorruption) {
   MemoryStorage storage(voters({1, 2, 3}));
   Entry bad = entry(1, 1);

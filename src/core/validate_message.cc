@@ -64,6 +64,11 @@ Status validate_message(const Message& m, NodeId self) {
   if (m.term == Term{0}) {
     return invalid(m, "term 0 is only valid for forwarded proposals and reads");
   }
+  if (m.term > kMaxTerm) {
+    // No campaign could follow such a term (types.h, kMaxTerm): accepting it would end
+    // elections in the group for good, since terms are persisted and only grow.
+    return invalid(m, str_cat("term above the ceiling ", kMaxTerm.value));
+  }
   if (m.log_term > m.term) {
     return invalid(m, "log term above message term");
   }

@@ -10,7 +10,8 @@ namespace skiff::detail {
 
 /// Ok if `m` is well-formed for delivery to node `self` per the field table in message.h;
 /// otherwise kInvalidArgument naming the first broken rule. Checks shape only, not protocol
-/// state (stale terms are normal and handled by the protocol).
+/// state (stale terms are normal and handled by the protocol). Terms above kMaxTerm are
+/// malformed (and so, by the ordering rules, are log and entry terms above it).
 Status validate_message(const Message& m, NodeId self);
 
 }  // namespace skiff::detail

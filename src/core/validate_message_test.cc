@@ -227,6 +227,25 @@ TEST(ValidateMessage, HugeIndexesAreRejected) {
   expect_invalid(m, "too many entries");
 }
 
+// kMaxTerm (types.h): a term with no successor every peer accepts would end elections.
+TEST(ValidateMessage, TermsAboveTheCeilingAreRejected) {
+  for (MessageType t :
+       {MessageType::kAppend, MessageType::kAppendResponse, MessageType::kHeartbeat,
+        MessageType::kHeartbeatResponse, MessageType::kVote, MessageType::kVoteResponse,
+        MessageType::kPreVote, MessageType::kPreVoteResponse, MessageType::kTimeoutNow}) {
+    for (Term term : {kMaxTerm.next(), Term{std::numeric_limits<std::uint64_t>::max() / 2},
+                      Term{std::numeric_limits<std::uint64_t>::max()}}) {
+      Message m = of_type(t);
+      m.term = term;
+      expect_invalid(m, "term above the ceiling");
+    }
+    Message m = of_type(t);
+    m.term = kMaxTerm;
+    m.log_term = kMaxTerm;
+    EXPECT_TRUE(validate_message(m, kSelf).ok()) << describe(m);
+  }
+}
+
 // --- Snapshot, ReadIndex and configuration entries ---
 
 ConfState three_voters() {

@@ -943,7 +943,7 @@ void Run::deliver(std::size_t index, bool faults) {
     }
     if (is_snapshot && up(f.m.from.value)) {
       // The transport learns that the stream failed and tells the sender.
-      nodes_.at(f.m.from.value).raw->report_snapshot(f.m.to, false);
+      nodes_.at(f.m.from.value).raw->report_snapshot(f.m.to, f.m.snapshot.meta.last.index, false);
     }
     return;
   }
@@ -962,7 +962,7 @@ void Run::deliver(std::size_t index, bool faults) {
   }
   n.raw->check_invariants();
   if (is_snapshot && up(f.m.from.value)) {
-    nodes_.at(f.m.from.value).raw->report_snapshot(f.m.to, true);
+    nodes_.at(f.m.from.value).raw->report_snapshot(f.m.to, f.m.snapshot.meta.last.index, true);
   }
   if (n.raw->role() == Role::kLeader) {
     check_election_safety(to);

@@ -159,6 +159,23 @@ TEST(FrameDecoder, ATruncatedFrameWaitsForMoreBytes) {
   EXPECT_EQ(d.buffered(), good.size() - 1);
 }
 
+// The core's term ceiling (kMaxTerm) and the codec agree: every term the core accepts or
+// campaigns for crosses the wire, including the ceiling itself; a term above it still
+// decodes (the core, not the codec, refuses it: RawNode::step).
+TEST(Codec, TermsUpToTheCoresCeilingRoundTrip) {
+  for (Term term : {kMaxTerm, kMaxTerm.next()}) {
+    Message m = full_message(MessageType::kVote);
+    m.term = term;
+    m.log_term = term;
+    m.entries[0].term = term;
+    FrameDecoder d;
+    d.feed(encode_frame(m));
+    auto back = decode_message(d.next().value()->body);
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    EXPECT_EQ(*back, m);
+  }
+}
+
 TEST(Codec, BadBodiesAreCorruptionNotCrashes) {
   EXPECT_EQ(decode_message("\xff\xff\xff").status().code(), ErrorCode::kCorruption);
   Message m = full_message(MessageType::kAppend);

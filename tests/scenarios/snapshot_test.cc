@@ -474,6 +474,88 @@ TEST(Snapshots, FailedSnapshotIsRetried) {
   EXPECT_EQ(c.node(1).status().progress.at(NodeId{3}).state, ReplicationState::kReplicate);
 }
 
+// The follower acknowledges the snapshot it was sent (index S), but the transport never
+// reports on it, and meanwhile the leader took a newer snapshot and compacted past S + 1. The
+// acknowledgement alone ends the snapshot state (match >= the pending snapshot, etcd-io/raft's
+// Progress rule): the leader sends what node 3 needs next, here the newer snapshot, instead
+// of waiting forever for a report_snapshot that never comes.
+TEST(Snapshots, AcknowledgedSnapshotEndsTheSnapshotStateEvenAfterANewerCompaction) {
+  Cluster c;
+  c.elect(1);
+  write(c, 1, "a", 2);
+  c.isolate(3);
+  write(c, 1, "b", 2);
+  const Index first = c.snapshot_and_compact(1);
+  c.heal();
+  ASSERT_TRUE(until_snapshot_in_flight(c));
+  std::vector<Message> held = c.take_matching(is_snapshot);
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_EQ(held.front().snapshot.meta.last.index, first);
+
+  // Node 3 is paused in the leader's eyes; the others go on, and the leader compacts past
+  // the snapshot it sent.
+  write(c, 1, "c", 2);
+  const Index second = c.snapshot_and_compact(1);
+  ASSERT_GT(c.storage(1).first_index(), first + 1);
+
+  // The snapshot arrives behind the transport's back: no report_snapshot for it.
+  ASSERT_TRUE(c.node(3).step(held.front()).ok());
+  c.stabilize();
+  c.run_ticks(3);
+  EXPECT_EQ(c.node(1).counters().snapshots_sent, 2u) << c.tail();
+  EXPECT_EQ(c.storage(3).snapshot()->meta.last.index, second);
+  EXPECT_EQ(c.node(1).status().progress.at(NodeId{3}).state, ReplicationState::kReplicate);
+  EXPECT_EQ(c.applied(3), c.applied(1)) << c.tail();
+  EXPECT_EQ(c.applied(3), (std::vector<std::string>{"a0", "a1", "b0", "b1", "c0", "c1"}));
+  ASSERT_TRUE(c.propose(1, "d").ok());
+  c.stabilize();
+  EXPECT_EQ(c.node(3).commit_index(), c.node(1).last_index());
+}
+
+// A report arrives late, about a snapshot the leader no longer waits on: the first snapshot
+// to node 3 was lost (reported failed), the leader compacted further and sent a newer one.
+// A late report on the first snapshot (delivered or failed) names its index, which is not
+// the pending one: it is ignored and counted, and the leader keeps waiting on the newer one.
+TEST(Snapshots, LateReportOnAnOlderSnapshotIsIgnored) {
+  Cluster c;
+  c.elect(1);
+  write(c, 1, "a", 2);
+  c.isolate(3);
+  write(c, 1, "b", 2);
+  const Index first = c.snapshot_and_compact(1);
+  c.heal();
+  ASSERT_TRUE(until_snapshot_in_flight(c));
+  ASSERT_EQ(c.take_matching(is_snapshot).size(), 1u);  // lost
+  c.node(1).report_snapshot(NodeId{3}, first, false);
+  ASSERT_EQ(c.node(1).status().progress.at(NodeId{3}).state, ReplicationState::kProbe);
+
+  c.isolate(3);
+  write(c, 1, "c", 2);
+  const Index second = c.snapshot_and_compact(1);
+  c.heal();
+  ASSERT_TRUE(until_snapshot_in_flight(c));
+  std::vector<Message> held = c.take_matching(is_snapshot);
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_EQ(held.front().snapshot.meta.last.index, second);
+  ASSERT_EQ(c.node(1).status().progress.at(NodeId{3}).pending_snapshot, second);
+
+  for (bool ok : {true, false}) {
+    c.node(1).report_snapshot(NodeId{3}, first, ok);
+    const PeerProgress pr = c.node(1).status().progress.at(NodeId{3});
+    EXPECT_EQ(pr.state, ReplicationState::kSnapshot) << "late report ok=" << ok;
+    EXPECT_EQ(pr.pending_snapshot, second) << "late report ok=" << ok;
+  }
+  EXPECT_EQ(c.node(1).counters().snapshot_reports_ignored, 2u);
+
+  // The newer snapshot arrives (and is reported under its own index): node 3 catches up.
+  c.inject(held.front());
+  c.stabilize();
+  c.run_ticks(1);
+  EXPECT_EQ(c.node(1).counters().snapshot_reports_ignored, 2u);
+  EXPECT_EQ(c.node(1).status().progress.at(NodeId{3}).state, ReplicationState::kReplicate);
+  EXPECT_EQ(c.applied(3), c.applied(1)) << c.tail();
+}
+
 // PITFALLS #16, second half: a follower the leader probes (a new leader starts every follower
 // probing) needs entries that leader compacted. Probing must turn into a snapshot, not stall.
 TEST(Snapshots, Pitfall16_FollowerStuckProbingAfterCompactionGetsASnapshot) {

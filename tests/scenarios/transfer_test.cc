@@ -105,6 +105,40 @@ TEST(Transfer, Pitfall17_TransferToACutOffTargetAbortsAndTheLeaderResumes) {
   EXPECT_EQ(c.applied(2), (std::vector<std::string>{"a", "b"}));
 }
 
+// A pending transfer is cancelled by transferring to the leader itself (as in etcd-io/raft):
+// the leader takes proposals again at once instead of refusing them for an election timeout,
+// and the target, once it catches up, is not told to campaign.
+TEST(Transfer, TransferToSelfCancelsAPendingTransfer) {
+  Cluster c;
+  c.add_node(4);
+  c.elect(1);
+  c.isolate(3);
+  ASSERT_TRUE(c.propose(1, "a").ok());
+  c.stabilize();
+  const Term term = c.node(1).term();
+
+  ASSERT_TRUE(c.transfer_leadership(1, 3).ok());
+  ASSERT_EQ(c.propose(1, "refused").status().code(), ErrorCode::kProposalDropped);
+  const Status s = c.transfer_leadership(1, 1);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(c.node(1).status().transfer_target, kNoNode);
+  EXPECT_EQ(c.node(1).counters().transfers_aborted, 1u);
+  ASSERT_TRUE(c.propose(1, "b").ok()) << "proposals are taken again without waiting";
+  EXPECT_TRUE(c.propose_conf_change(1, conf_change({add_learner(4)})).ok());
+
+  std::size_t timeout_now = 0;
+  c.set_send_observer(
+      [&](const Message& m) { timeout_now += m.type == MessageType::kTimeoutNow ? 1 : 0; });
+  c.heal();
+  c.run_ticks(3);
+  EXPECT_EQ(timeout_now, 0u);
+  EXPECT_EQ(c.node(1).role(), Role::kLeader);
+  EXPECT_EQ(c.node(1).term(), term);
+  EXPECT_EQ(c.applied(3), (std::vector<std::string>{"a", "b"}));
+  // With nothing pending, transferring to itself is still refused.
+  EXPECT_EQ(c.transfer_leadership(1, 1).code(), ErrorCode::kInvalidArgument);
+}
+
 // Thesis §3.10: nothing new is appended during a transfer, including proposals a follower
 // forwards (Config::forward_proposals): they are dropped and counted, not appended.
 TEST(Transfer, ForwardedProposalsAreDroppedDuringATransfer) {

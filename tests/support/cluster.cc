@@ -416,7 +416,7 @@ bool Cluster::deliver(const Message& m) {
     // The transport tells the leader how the snapshot went (RawNode::report_snapshot).
     auto sender = members_.find(m.from.value);
     if (sender != members_.end() && sender->second.node) {
-      sender->second.node->report_snapshot(m.to, arrived);
+      sender->second.node->report_snapshot(m.to, m.snapshot.meta.last.index, arrived);
       sender->second.node->check_invariants();
     }
   }

@@ -185,7 +185,8 @@ class Node {
   std::future<Status> change_address(NodeId id, std::string address);
 
   /// Hands leadership to `to` (thesis §3.10); done when the request is taken by the core
-  /// (watch status() to see it complete).
+  /// (watch status() to see it complete). `to` = this node cancels a pending transfer
+  /// (RawNode::transfer_leadership).
   Status transfer_leadership(NodeId to);
   /// Starts an election now (e.g. for tests or to move leadership to this node).
   Status campaign();
