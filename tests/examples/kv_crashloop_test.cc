@@ -75,6 +75,14 @@ class Acks {
   std::vector<Ack> acks_;
 };
 
+// The "value" of a key's answer ("" when there is none, or no JSON object).
+std::string value_of(const HttpReply& r) {
+  const json j = r.parsed();
+  return j.is_object() && j.contains("value") && j["value"].is_string()
+             ? j["value"].get<std::string>()
+             : "";
+}
+
 std::string put_path(const std::string& key, const std::string& client = "",
                      std::uint64_t seq = 0) {
   std::string path = "/v1/kv/" + key;
@@ -312,7 +320,7 @@ TEST_P(KvCrashloop, ARestartedFollowerAnswersEachNewRequestWithItsOwnOutcome) {
             default:
               how = "linearizable GET lin after the restart";
               r = c.call(f, "GET", "/v1/kv/lin");
-              if (r.status != 0 && r.status != 503 && r.parsed().value("value", "") != "final") {
+              if (r.status != 0 && r.status != 503 && value_of(r) != "final") {
                 v.add(how + " (acknowledged \"final\" before it started): " +
                       std::to_string(r.status) + " " + r.body);
               }
@@ -338,19 +346,20 @@ TEST_P(KvCrashloop, ARestartedFollowerAnswersEachNewRequestWithItsOwnOutcome) {
   // Caught up: a last write through the leader is visible on the restarted member.
   ASSERT_EQ(c.call(leader, "PUT", "/v1/kv/done", "1").status, 200);
   ASSERT_TRUE(wait_until([&] {
-    return c.call(f, "GET", "/v1/kv/done?consistency=serializable").parsed().value("value", "") ==
-           "1";
+    return value_of(c.call(f, "GET", "/v1/kv/done?consistency=serializable")) == "1";
   })) << c.logs();
   check_acks(c, c.wait_leader(), acks.all(), {"old/", "burst/", "new/"}, v);
-  EXPECT_EQ(c.call(c.wait_leader(), "GET", "/v1/kv/fixed").parsed().value("value", ""), "base");
+  EXPECT_EQ(value_of(c.call(c.wait_leader(), "GET", "/v1/kv/fixed")), "base");
   EXPECT_EQ(v.count(), 0u) << v.report() << "\nnode " << f << " (restarted):\n"
                            << c.log(f).substr(0, 4000);
 }
 
 // The bounded crash loop: four writers through every member (forwarded proposals, retries
-// with client_id+seq) while the leader and the followers are killed with SIGKILL and
-// restarted, a dozen times. Every acknowledged write must be in the store at the revision
-// its answer gave; compare-and-sets and linearizable reads must be answered truly.
+// with client_id+seq) and four probers of the member restarted last, while the leader and the
+// followers are killed with SIGKILL and restarted, a dozen times (every third kill hits the
+// member restarted last again, while its new process has requests pending). Every
+// acknowledged write must be in the store at the revision its answer gave; compare-and-sets
+// and linearizable reads must be answered truly.
 TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers) {
   ProcessCluster c = make_cluster("2000");
   c.start_all();
@@ -416,7 +425,7 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
         check_failed_cas(r, how + " (CAS " + last_key + " never->broken)", v);
       } else if (kind == 4) {
         const json j = r.parsed();
-        if (j.value("value", "") != last_value ||
+        if (value_of(r) != last_value || !j.is_object() ||
             j.value("mod_revision", std::uint64_t{0}) != last_revision) {
           v.add(how + ": linearizable GET " + last_key + " after its write was acknowledged at " +
                 std::to_string(last_revision) + ": " + r.body);
@@ -438,30 +447,94 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
     writers.emplace_back(writer, t);
   }
 
-  // 12 kills, alternating the leader and a follower, each restarted after a short pause.
+  // Probers: from the moment a restarted member's HTTP port answers, requests to it alone
+  // (no retry elsewhere, no pause after a 503): PUTs of fresh keys, a compare-and-set that
+  // cannot succeed, linearizable reads of a key acknowledged through the leader before.
+  std::atomic<int> restarted{0};  // the member restarted last
+  std::atomic<int> lin_acked{0};  // "lin" holds "k<this>" or later
+  ASSERT_EQ(c.client().call("PUT", "/v1/kv/fixed", "base")->status, 200);
+  auto prober = [&](int t) {
+    for (int i = 0; i < 1000000 && !stop; ++i) {
+      const int id = restarted.load();
+      if (id == 0) {
+        std::this_thread::sleep_for(milliseconds(5));
+        continue;
+      }
+      const std::string how = "prober " + std::to_string(t) + " op " + std::to_string(i) +
+                              " on restarted " + std::to_string(id);
+      HttpReply r;
+      if (i % 3 == 0) {
+        const std::string key = "p" + std::to_string(t) + "/" + std::to_string(i);
+        r = c.call(id, "PUT", put_path(key), "p", seconds(3));
+        if (r.status == 200) {
+          record_write(r, key, "p", false, how + " (PUT " + key + ")", acks, v);
+        }
+      } else if (i % 3 == 1) {
+        r = c.call(id, "POST", "/v1/txn", failing_cas_body("fixed"), seconds(3));
+        if (r.status == 200) {
+          check_failed_cas(r, how + " (CAS fixed never->broken)", v);
+        }
+      } else {
+        const int before = lin_acked.load();
+        r = c.call(id, "GET", "/v1/kv/lin", "", seconds(3));
+        const std::string value = value_of(r);
+        // Values are "k<n>"; before the first acknowledged one there is nothing to see.
+        if (before > 0 && r.status != 0 && r.status != 503 &&
+            (value.size() < 2 || std::stoi(value.substr(1)) < before)) {
+          v.add(how + ": linearizable GET lin after k" + std::to_string(before) +
+                " was acknowledged: " + std::to_string(r.status) + " " + r.body);
+        }
+      }
+      if (r.status == 0) {
+        std::this_thread::sleep_for(milliseconds(1));
+      } else if (r.status != 503) {
+        ++answers;
+      }
+    }
+  };
+  std::vector<std::thread> probers;
+  for (int t = 0; t < 4; ++t) {
+    probers.emplace_back(prober, t);
+  }
+
+  // 12 kills: the leader, a follower, and again the member restarted last (its new process
+  // has requests pending with low numbers), each restarted after a short pause.
   std::mt19937 rng(42);
   int leader_kills = 0;
   int follower_kills = 0;
   const auto loop_until = Clock::now() + seconds(50);
-  for (int k = 0; k < 12 && Clock::now() < loop_until; ++k) {
-    std::this_thread::sleep_for(milliseconds(1500 + rng() % 1000));
+  for (int k = 1; k <= 12 && Clock::now() < loop_until; ++k) {
+    std::this_thread::sleep_for(milliseconds(k % 3 == 0 ? 700 : 1500 + rng() % 1000));
     const int leader = c.wait_leader(seconds(10));
-    int victim = 1 + static_cast<int>(rng() % 3);
-    if (leader != 0) {
-      victim = k % 2 == 0 ? leader : third(leader, 1 + (leader % 3));
-      (k % 2 == 0 ? leader_kills : follower_kills)++;
+    auto lin = c.client(seconds(5)).call("PUT", "/v1/kv/lin", "k" + std::to_string(k));
+    if (lin.ok() && lin->status == 200) {
+      lin_acked = k;
     }
+    int victim = 1 + static_cast<int>(rng() % 3);
+    if (k % 3 == 0 && restarted != 0) {
+      victim = restarted;
+    } else if (leader != 0) {
+      victim = k % 3 == 1 ? leader : third(leader, 1 + (leader % 3));
+    }
+    (victim == leader ? leader_kills : follower_kills)++;
+    restarted = 0;
     c.kill(victim);
     std::this_thread::sleep_for(milliseconds(200 + rng() % 600));
     c.start(victim);
+    c.wait_answering(victim);
+    restarted = victim;
   }
   std::this_thread::sleep_for(seconds(2));
   stop = true;
   for (auto& w : writers) {
     w.join();
   }
-  EXPECT_GE(leader_kills, 4);
-  EXPECT_GE(follower_kills, 4);
+  for (auto& p : probers) {
+    p.join();
+  }
+  EXPECT_EQ(value_of(c.call(c.wait_leader(), "GET", "/v1/kv/fixed")), "base");
+  EXPECT_GE(leader_kills, 3);
+  EXPECT_GE(follower_kills, 3);
   EXPECT_GT(answers.load(), 200) << c.logs();
 
   const int leader = c.wait_leader();
@@ -469,6 +542,7 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
   std::set<std::string> prefixes;
   for (int t = 0; t < 4; ++t) {
     prefixes.insert("w" + std::to_string(t) + "/");
+    prefixes.insert("p" + std::to_string(t) + "/");
   }
   check_acks(c, leader, acks.all(), prefixes, v);
   EXPECT_EQ(v.count(), 0u) << v.report() << "\n"
