@@ -194,6 +194,20 @@ class ProcessCluster {
     return false;
   }
 
+  /// Waits (bounded, polling every millisecond) until member `id` names a leader; returns it
+  /// or 0. Status requests are not node requests: they leave the node's numbering alone.
+  int wait_knows_leader(int id, std::chrono::milliseconds limit = std::chrono::seconds(20)) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      const json j = call(id, "GET", "/status", "", std::chrono::milliseconds(500)).parsed();
+      if (j.is_object() && j.value("leader", 0) != 0) {
+        return j.value("leader", 0);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return 0;
+  }
+
   /// The leader every running member agrees on, or 0 when they do not (yet) or it is not
   /// running.
   int agreed_leader() const {
