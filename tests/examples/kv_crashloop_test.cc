@@ -367,7 +367,7 @@ TEST_P(KvCrashloop, ARestartedFollowerAnswersEachNewRequestWithItsOwnOutcome) {
 }
 
 // The bounded crash loop: four writers through every member (forwarded proposals, retries
-// with client_id+seq) and four probers of the member restarted last, while the leader and the
+// with client_id+seq) and eight probers of the member restarted last, while the leader and the
 // followers are killed with SIGKILL and restarted, a dozen times (every third kill hits the
 // member restarted last again, while its new process has requests pending). Every
 // acknowledged write must be in the store at the revision its answer gave; compare-and-sets
@@ -459,7 +459,7 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
     writers.emplace_back(writer, t);
   }
 
-  // Probers: from the moment a restarted member's HTTP port answers, requests to it alone
+  // Probers: from the moment a restarted member names a leader, requests to it alone
   // (no retry elsewhere, no pause after a 503): PUTs of fresh keys, a compare-and-set that
   // cannot succeed, linearizable reads of a key acknowledged through the leader before.
   std::atomic<int> restarted{0};  // the member restarted last
@@ -505,7 +505,7 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
     }
   };
   std::vector<std::thread> probers;
-  for (int t = 0; t < 4; ++t) {
+  for (int t = 0; t < 8; ++t) {
     probers.emplace_back(prober, t);
   }
 
@@ -516,7 +516,9 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
   int follower_kills = 0;
   const auto loop_until = Clock::now() + seconds(50);
   for (int k = 1; k <= 12 && Clock::now() < loop_until; ++k) {
-    std::this_thread::sleep_for(milliseconds(k % 3 == 0 ? 700 : 1500 + rng() % 1000));
+    // Again the member restarted last: 60 ms after it named a leader, when the probers'
+    // first requests (low numbers) are pending.
+    std::this_thread::sleep_for(milliseconds(k % 3 == 0 ? 60 : 1500 + rng() % 1000));
     const int leader = c.wait_leader(seconds(10));
     auto lin = c.client(seconds(5)).call("PUT", "/v1/kv/lin", "k" + std::to_string(k));
     if (lin.ok() && lin->status == 200) {
@@ -533,7 +535,7 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
     c.kill(victim);
     std::this_thread::sleep_for(milliseconds(200 + rng() % 600));
     c.start(victim);
-    c.wait_answering(victim);
+    c.wait_knows_leader(victim, seconds(10));
     restarted = victim;
   }
   std::this_thread::sleep_for(seconds(2));
@@ -554,6 +556,8 @@ TEST_P(KvCrashloop, EveryAnswerHoldsThroughRepeatedSigkillsOfLeaderAndFollowers)
   std::set<std::string> prefixes;
   for (int t = 0; t < 4; ++t) {
     prefixes.insert("w" + std::to_string(t) + "/");
+  }
+  for (int t = 0; t < 8; ++t) {
     prefixes.insert("p" + std::to_string(t) + "/");
   }
   check_acks(c, leader, acks.all(), prefixes, v);

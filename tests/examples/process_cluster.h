@@ -182,18 +182,6 @@ class ProcessCluster {
     return ClusterClient(endpoints(), deadline);
   }
 
-  /// Waits (bounded, polling every 2 ms) until member `id`'s HTTP port answers at all.
-  bool wait_answering(int id, std::chrono::milliseconds limit = std::chrono::seconds(20)) const {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-      if (call(id, "GET", "/status", "", std::chrono::milliseconds(500)).status != 0) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
-  }
-
   /// Waits (bounded, polling every millisecond) until member `id` names a leader; returns it
   /// or 0. Status requests are not node requests: they leave the node's numbering alone.
   int wait_knows_leader(int id, std::chrono::milliseconds limit = std::chrono::seconds(20)) const {
