@@ -239,10 +239,11 @@ class KvCrashloop : public ::testing::TestWithParam<Setup> {
   }
 };
 
-// The targeted shape: a follower forwards thousands of proposals (its request numbers 1, 2,
-// ... in the log, at the end of MiBs of other entries), is killed with SIGKILL while some
-// are pending, restarts and re-applies its log, and is hammered at once with requests whose
-// right answers differ from the old entries' results.
+// The targeted shape: a follower forwards hundreds of proposals (its request numbers 1, 2,
+// ... in the log, after 5 MiB of the leader's entries); then, three times, the follower is
+// restarted (numbers from 1 again), killed with SIGKILL 40 ms into a burst of forwarded
+// writes, restarted, and sent requests whose right answers differ from the old entries'
+// results from the moment it names a leader, while it re-applies and catches up.
 TEST_P(KvCrashloop, ARestartedFollowerAnswersEachNewRequestWithItsOwnOutcome) {
   ProcessCluster c = make_cluster("5000");
   c.start_all();
@@ -257,7 +258,7 @@ TEST_P(KvCrashloop, ARestartedFollowerAnswersEachNewRequestWithItsOwnOutcome) {
   // MiBs of the leader's own entries: the restarted follower re-applies them first.
   const std::size_t bulk = write_many(c, leader, "bulk/", 16, 640, 8000, nullptr, v);
   ASSERT_GT(bulk, 320u) << c.logs();
-  // Thousands of the follower's forwarded proposals, numbered 1, 2, ... by its first process.
+  // Hundreds of the follower's forwarded proposals, numbered 1, 2, ... by its first process.
   const std::size_t old = write_many(c, f, "old/", 16, 320, 16, &acks, v);
   ASSERT_GT(old, 160u) << c.logs();
   // After them in the log: a read barrier on the restarted member must see it.
