@@ -60,6 +60,33 @@ bool wait_until(Pred pred, std::chrono::milliseconds limit = std::chrono::second
   return pred();
 }
 
+/// A kept-alive HTTP connection to one member, for loops of many requests from one thread
+/// (a fresh connection per request costs more than the request). Reconnects by itself.
+class MemberConnection {
+ public:
+  explicit MemberConnection(const std::string& address,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10))
+      : cli_(address.substr(0, address.rfind(':')),
+             std::stoi(address.substr(address.rfind(':') + 1))) {
+    cli_.set_keep_alive(true);
+    cli_.set_connection_timeout(std::chrono::seconds(1));
+    cli_.set_read_timeout(timeout);
+    cli_.set_write_timeout(std::chrono::seconds(5));
+  }
+  /// One request; status 0 when there was no answer.
+  HttpReply call(const std::string& method, const std::string& path, const std::string& body = "") {
+    const std::string type = !body.empty() && body[0] == '{' ? "application/json" : "text/plain";
+    httplib::Result r = method == "GET"      ? cli_.Get(path)
+                        : method == "DELETE" ? cli_.Delete(path, body, type)
+                        : method == "PUT"    ? cli_.Put(path, body, type)
+                                             : cli_.Post(path, body, type);
+    return r ? HttpReply{r->status, r->body} : HttpReply{};
+  }
+
+ private:
+  httplib::Client cli_;
+};
+
 /// N members of `binary serve` on loopback.
 class ProcessCluster {
  public:
@@ -153,6 +180,20 @@ class ProcessCluster {
   /// A client trying every member in turn.
   ClusterClient client(std::chrono::milliseconds deadline = std::chrono::seconds(20)) const {
     return ClusterClient(endpoints(), deadline);
+  }
+
+  /// Waits (bounded, polling every millisecond) until member `id` names a leader; returns it
+  /// or 0. Status requests are not node requests: they leave the node's numbering alone.
+  int wait_knows_leader(int id, std::chrono::milliseconds limit = std::chrono::seconds(20)) const {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      const json j = call(id, "GET", "/status", "", std::chrono::milliseconds(500)).parsed();
+      if (j.is_object() && j.value("leader", 0) != 0) {
+        return j.value("leader", 0);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return 0;
   }
 
   /// The leader every running member agrees on, or 0 when they do not (yet) or it is not
