@@ -117,6 +117,12 @@ Result<ServeFlags> parse_serve_flags(const std::vector<std::string>& args,
         return invalid("--storage: \"" + value + "\" is not lmdb or wal");
       }
       f.storage = value;
+    } else if (flag == "--wal-segment-mib") {
+      auto v = parse_number(value, flag, 1, 1024);
+      if (!v.ok()) {
+        return v.status();
+      }
+      f.wal_segment_mib = *v;
     } else if (flag == "--tick-ms") {
       auto v = parse_number(value, flag, 1, 10000);
       if (!v.ok()) {
@@ -197,7 +203,7 @@ std::string serve_usage(std::string_view program) {
   const std::string p(program);
   return "usage: " + p +
          " serve --id N --peers 1=HOST:PORT,2=HOST:PORT,... --http HOST:PORT --data-dir DIR\n"
-         "       [--storage lmdb|wal]\n"
+         "       [--storage lmdb|wal] [--wal-segment-mib 64]\n"
          "       [--tick-ms 10] [--election-ticks 10] [--heartbeat-ticks 1] [--cluster-id 1]"
          " [--join]\n"
          "       [--request-timeout-ms 5000] [--snapshot-entries 10000]"

@@ -35,6 +35,9 @@ struct ServeFlags {
   /// The log's storage adapter under data_dir: "lmdb" (LmdbStorage) or "wal" (WalStorage, one
   /// flush per commit: lower latency; docs/storage.md).
   std::string storage = "lmdb";
+  /// With --storage wal: the size of each WAL segment, in MiB (WalOptions::segment_size; a new
+  /// log needs free space for two). 1..1024.
+  std::uint64_t wal_segment_mib = 64;
   std::chrono::milliseconds tick{10};
   std::uint32_t election_ticks = 10;
   std::uint32_t heartbeat_ticks = 1;

@@ -61,6 +61,7 @@ Result<std::unique_ptr<Storage>> open_storage(const ServeFlags& flags, const Con
     wo.cluster_id = flags.cluster_id;
     wo.node_id = flags.id;
     wo.bootstrap = bootstrap;
+    wo.segment_size = flags.wal_segment_mib << 20;
     auto s = WalStorage::open(wo);
     if (!s.ok()) {
       return s.status();

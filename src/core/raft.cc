@@ -405,6 +405,16 @@ Status Raft::step(const Message& m) {
     log(LogLevel::kWarning, s.message());
     return s;
   }
+  if (!forwarded(m.type) && m.term > term_ && m.term.value - term_.value > kMaxTermJump) {
+    // No honest gap is this large (types.h, kMaxTermJump): a forged term would take the
+    // group most of the way to the ceiling in one message.
+    ++counters_.messages_rejected;
+    Status s(ErrorCode::kInvalidArgument,
+             str_cat("node ", id_, " refuses ", describe(m),
+                     ": its term is more than 2^32 ahead of ", term_.value, " (kMaxTermJump)"));
+    log(LogLevel::kWarning, s.message());
+    return s;
+  }
   if (!forwarded(m.type) && m.term > term_) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
       if (in_lease() && !m.leader_transfer) {

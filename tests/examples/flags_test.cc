@@ -30,12 +30,13 @@ TEST(ServeFlags, ParsesAndKeepsDefaults) {
   EXPECT_EQ(f->heartbeat_ticks, 1u);
   EXPECT_FALSE(f->join);
   EXPECT_EQ(f->storage, "lmdb");
+  EXPECT_EQ(f->wal_segment_mib, 64u);
   EXPECT_EQ(f->peer_secret_file, "") << "no secret unless asked for";
 
   std::vector<std::string> more = good();
-  for (const char* a :
-       {"--tick-ms", "5", "--election-ticks", "20", "--heartbeat-ticks", "2", "--cluster-id", "9",
-        "--join", "--storage", "wal", "--peer-secret-file", "/etc/skiff/peer-secret"}) {
+  for (const char* a : {"--tick-ms", "5", "--election-ticks", "20", "--heartbeat-ticks", "2",
+                        "--cluster-id", "9", "--join", "--storage", "wal", "--wal-segment-mib", "4",
+                        "--peer-secret-file", "/etc/skiff/peer-secret"}) {
     more.emplace_back(a);
   }
   f = parse_serve_flags(more);
@@ -46,6 +47,7 @@ TEST(ServeFlags, ParsesAndKeepsDefaults) {
   EXPECT_EQ(f->cluster_id, 9u);
   EXPECT_TRUE(f->join);
   EXPECT_EQ(f->storage, "wal");
+  EXPECT_EQ(f->wal_segment_mib, 4u);
   EXPECT_EQ(f->peer_secret_file, "/etc/skiff/peer-secret");
 }
 
@@ -66,6 +68,7 @@ TEST(ServeFlags, MistakesAreRefusedByName) {
       {{"--peers", "1=127.0.0.1:7101"}, "must list this node (--id 2)"},
       {{"--bogus", "1"}, "unknown flag --bogus"},
       {{"--storage", "rocks"}, "--storage: \"rocks\" is not lmdb or wal"},
+      {{"--wal-segment-mib", "0"}, "--wal-segment-mib: \"0\" is not a number in 1..1024"},
       {{"--data-dir"}, "--data-dir needs a value"},
       {{"--peer-secret-file", ""}, "--peer-secret-file must not be empty"},
       {{"stray"}, "unexpected argument \"stray\""},

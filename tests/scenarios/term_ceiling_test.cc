@@ -71,6 +71,46 @@ TEST(TermCeiling, MessagesAboveTheCeilingAreRefusedAndTheGroupStillElects) {
   EXPECT_EQ(c.applied(1), (std::vector<std::string>{"a", "b", "c"}));
 }
 
+// One forged message may raise terms by at most kMaxTermJump (types.h): a Heartbeat at the
+// ceiling itself (which, taken, would move every member there and end elections just as one
+// past it would) is refused, and one at exactly the bound is taken, after which the group
+// still elects in the next term.
+TEST(TermCeiling, AForgedTermTooFarAheadIsRefusedAndOneWithinReachIsRecoveredFrom) {
+  Cluster c;
+  c.elect(1);
+  ASSERT_TRUE(c.propose(1, "a").ok());
+  c.stabilize();
+  const Term term = c.node(1).term();
+  for (Term t : {kCeiling, Term{term.value + kMaxTermJump + 1}}) {
+    for (const Message& m :
+         {forged(MessageType::kHeartbeat, 1, 2, t), forged(MessageType::kHeartbeat, 3, 1, t),
+          forged(MessageType::kVote, 3, 2, t), forged(MessageType::kAppendResponse, 2, 1, t)}) {
+      const Status s = c.node(m.to.value).step(m);
+      EXPECT_EQ(s.code(), ErrorCode::kInvalidArgument) << describe(m) << ": " << s.to_string();
+    }
+  }
+  for (std::uint64_t id : c.ids()) {
+    EXPECT_EQ(c.node(id).term(), term) << "node " << id;
+  }
+  EXPECT_EQ(c.node(1).role(), Role::kLeader);
+  // At the bound: taken (it could be real), and the group recovers by electing past it.
+  const Term within{term.value + kMaxTermJump};
+  ASSERT_TRUE(c.node(2).step(forged(MessageType::kHeartbeat, 3, 2, within)).ok());
+  EXPECT_EQ(c.node(2).term(), within);
+  ASSERT_GE(c.run_until(
+                [&] {
+                  auto l = c.leader();
+                  return l.has_value() && c.node(*l).term() > within;
+                },
+                300),
+            0)
+      << c.tail();
+  const std::uint64_t l = *c.leader();
+  ASSERT_TRUE(c.propose(l, "b").ok());
+  c.stabilize();
+  EXPECT_EQ(c.applied(3), (std::vector<std::string>{"a", "b"}));
+}
+
 // At the ceiling itself: a group whose term reached kMaxTerm - 1 still elects a leader at
 // kMaxTerm, and that leader commits as usual. Once it is gone, nobody campaigns for a term
 // past the ceiling (every peer would refuse it): campaign() says why, no election is
