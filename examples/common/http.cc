@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <random>
 
 namespace skiff::examples {
 namespace {
@@ -730,6 +731,19 @@ Result<HttpReply> ClusterClient::call(const std::string& method, const std::stri
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+}
+
+std::string random_client_id() {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int word = 0; word < 4; ++word) {
+    const std::uint32_t bits = rd();  // 32 bits per draw (libstdc++: rdrand or getentropy)
+    for (int shift = 28; shift >= 0; shift -= 4) {
+      out += kHex[(bits >> shift) & 15];
+    }
+  }
+  return out;
 }
 
 int print_reply(const Result<HttpReply>& reply) {

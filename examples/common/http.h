@@ -167,6 +167,11 @@ class ClusterClient {
 /// code, or nothing when `command` is not one of them.
 std::optional<int> run_common_client(const std::string& command,
                                      const std::vector<std::string>& args, ClusterClient& client);
+/// A client identity for one CLI invocation's retries (kv client_id, lock request_id, jobs
+/// idempotency_key): 128 bits from std::random_device as 32 hex digits. Never from the pid or
+/// the clock, which repeat across restarts and hosts; fixed width, so two draws can never
+/// spell the same text.
+std::string random_client_id();
 /// Prints a reply (JSON pretty-printed) and returns the exit code: 0 for 2xx, 1 otherwise.
 int print_reply(const Result<HttpReply>& reply);
 /// Splits `--endpoints LIST` out of `args` (default: 127.0.0.1:8101,:8102,:8103).

@@ -1,7 +1,8 @@
 // The example services' HTTP layer without a server (examples/common/http.h): JSON bodies
-// checked for depth and size before parsing.
+// checked for depth and size before parsing, and the CLI's client identities.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "http.h"
@@ -45,6 +46,16 @@ TEST(JsonBodyTest, MoreValuesThanTheLimitAreRefused) {
   }
   httplib::Response ok;
   EXPECT_TRUE(json_body(with_body(some + "]}"), ok)) << ok.body;
+}
+
+TEST(ClientIdTest, IdsAre128BitsOfFixedWidthHexAndDoNotRepeat) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {
+    const std::string id = random_client_id();
+    ASSERT_EQ(id.size(), 32u) << id;
+    ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+    EXPECT_TRUE(seen.insert(id).second) << id;
+  }
 }
 
 }  // namespace
