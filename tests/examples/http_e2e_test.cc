@@ -2,8 +2,9 @@
 // over loopback, from raw sockets where the shape of the bytes matters (issue 15): idle
 // connections that must not hold the API, request heads whose body cannot be read (a
 // Content-Length of 99999999999 or -5), pipelined requests, garbage after a good request, a
-// head without an end, bodies curl --data-binary sends (form-urlencoded), JSON nested or
-// repeated past the limits, and membership changes of an existing member.
+// head without an end or trickled in byte by byte, bodies curl --data-binary sends
+// (form-urlencoded), JSON nested or repeated past the limits, and membership changes of an
+// existing member.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -172,6 +173,26 @@ TEST_F(HttpE2e, GarbageAfterAGoodRequestIsAnsweredAndClosed) {
   const Exchange endless = send_raw(port_, "GET /" + std::string(200 << 10, 'a'));
   EXPECT_TRUE(endless.closed);
   EXPECT_EQ(cluster_.call(1, "GET", "/status").status, 200);
+}
+
+TEST_F(HttpE2e, AHeadTrickledByteByByteIsCutAtTheRequestDeadline) {
+  // A header byte every 300 ms never trips a per-read timeout; the request's deadline (10 s
+  // from its first byte) ends it all the same.
+  const int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  ASSERT_GT(::send(fd, "GET /status HTTP/1.1\r\nX-Slow: ", 32, MSG_NOSIGNAL), 0);
+  const auto start = Clock::now();
+  bool closed = false;
+  while (!closed && Clock::now() - start < seconds(20)) {
+    std::this_thread::sleep_for(milliseconds(300));
+    closed = ::send(fd, "a", 1, MSG_NOSIGNAL) <= 0;
+    pollfd p{fd, POLLIN, 0};
+    char buf[512];
+    closed = closed || (::poll(&p, 1, 0) == 1 && ::recv(fd, buf, sizeof buf, 0) <= 0);
+  }
+  ::close(fd);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(Clock::now() - start, seconds(15));
 }
 
 TEST_F(HttpE2e, CurlDataBinaryWorksUpToTheValueLimitAndA413NamesIt) {
