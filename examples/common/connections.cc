@@ -138,6 +138,8 @@ class ConnectionStream final : public httplib::Stream {
       failed_ = true;
       return -1;
     }
+    // A write before this read (100 Continue) does not start the answer's write deadline.
+    writing_ = false;
     const std::size_t n = std::min({size, buffered(), budget_});
     std::memcpy(ptr, buf_.data() + begin_, n);
     begin_ += n;

@@ -215,6 +215,22 @@ TEST_F(HttpE2e, CurlDataBinaryWorksUpToTheValueLimitAndA413NamesIt) {
   EXPECT_EQ(stored.value("lease", std::uint64_t{0}), 0u);
 }
 
+TEST_F(HttpE2e, ExpectContinueGetsContinueOrTheRefusalBeforeTheBody) {
+  // curl asks for 100 Continue before a large body: a body within the limit is let in, one
+  // over it is refused at once, naming the limit, without the body being sent.
+  const std::string head =
+      "PUT /v1/kv/e HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+      "Expect: 100-continue\r\nConnection: close\r\n";
+  const Exchange ok =
+      send_raw(port_, head + "Content-Length: 20000\r\n\r\n" + std::string(20000, 'e'));
+  EXPECT_EQ(ok.reply.rfind("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200", 0), 0u) << ok.reply;
+  EXPECT_TRUE(ok.closed);
+  const Exchange over = send_raw(port_, head + "Content-Length: 3000000\r\n\r\n");
+  EXPECT_EQ(over.reply.rfind("HTTP/1.1 413", 0), 0u) << over.reply;
+  EXPECT_NE(over.reply.find("limit of 2097152 bytes"), std::string::npos) << over.reply;
+  EXPECT_TRUE(over.closed);
+}
+
 TEST_F(HttpE2e, JsonBodiesPastTheNestingOrValueLimitAreRefused) {
   const std::string deep = R"({"key":"k","value":"v","expect_mod_revision":0,"x":)" +
                            std::string(40, '[') + std::string(40, ']') + "}";
