@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <random>
 
 namespace skiff::examples {
 namespace {
@@ -48,7 +50,35 @@ Status wait_change(std::future<Status> f) {
   return f.get();
 }
 
-void common_routes(httplib::Server& server, Member& member) {
+// The connection layer's counters for /metrics, in the Prometheus text format.
+std::string connection_metrics(const http_detail::ConnectionCounters& c) {
+  std::string out;
+  auto counter = [&out](const char* name, const char* help, const std::atomic<std::uint64_t>& v) {
+    out += std::string("# HELP skiff_http_") + name + " " + help + "\n# TYPE skiff_http_" + name +
+           " counter\nskiff_http_" + name + " " + std::to_string(v.load()) + "\n";
+  };
+  counter("connections_accepted_total", "HTTP connections accepted.", c.accepted);
+  counter("connections_refused_total", "HTTP connections answered 503: all busy.", c.refused_full);
+  counter("connections_evicted_total", "Idle HTTP connections closed for a new client.",
+          c.evicted_idle);
+  counter("idle_timeouts_total", "HTTP connections closed idle.", c.idle_timeouts);
+  counter("request_timeouts_total", "HTTP requests not read in time.", c.request_timeouts);
+  counter("heads_too_large_total", "HTTP request heads over the limit.", c.head_too_large);
+  counter("closed_after_error_total", "HTTP connections closed after a refused request.",
+          c.closed_after_error);
+  return out;
+}
+
+// Whether `id` is in `config` as a voter (also an outgoing one) or a learner.
+bool is_member(const ConfState& config, NodeId id) {
+  auto in = [id](const std::vector<NodeId>& v) {
+    return std::find(v.begin(), v.end(), id) != v.end();
+  };
+  return in(config.voters) || in(config.voters_outgoing) || in(config.learners);
+}
+
+void common_routes(httplib::Server& server, Member& member,
+                   const http_detail::ConnectionCounters& counters) {
   Node& node = member.node();
   server.Get("/status", [&node](const httplib::Request&, httplib::Response& res) {
     auto s = node.status();
@@ -70,8 +100,9 @@ void common_routes(httplib::Server& server, Member& member) {
       reply_json(res, {{"healthy", true}, {"leader", s->leader.value}, {"term", s->term.value}});
     }
   });
-  server.Get("/metrics", [&node](const httplib::Request&, httplib::Response& res) {
-    res.set_content(node.prometheus_text(), "text/plain; version=0.0.4");
+  server.Get("/metrics", [&node, &counters](const httplib::Request&, httplib::Response& res) {
+    res.set_content(node.prometheus_text() + connection_metrics(counters),
+                    "text/plain; version=0.0.4");
   });
   server.Post("/members", [&node](const httplib::Request& req, httplib::Response& res) {
     auto body = json_body(req, res);
@@ -101,6 +132,26 @@ void common_routes(httplib::Server& server, Member& member) {
       learner = (*body)["learner"].get<bool>();
     }
     const NodeId node_id{*id};
+    // Adding a member that exists would only change its address, with nothing checked: one
+    // wrong address cuts the member off for good (issue 15). An address change is its own
+    // operation (PUT /members/{id}/address); promoting a learner is POST .../promote.
+    auto now = node.status();
+    if (!now.ok()) {
+      reply_status(res, now.status());
+      return;
+    }
+    if (is_member(now->config, node_id)) {
+      json err = {{"error", "member " + std::to_string(*id) +
+                                " already exists: change its address with PUT /members/" +
+                                std::to_string(*id) +
+                                "/address, promote a learner with POST "
+                                "/members/" +
+                                std::to_string(*id) + "/promote"},
+                  {"code", "AlreadyMember"},
+                  {"id", *id}};
+      reply_json(res, err, 409);
+      return;
+    }
     Status s = wait_change(learner ? node.add_learner(node_id, *address)
                                    : node.add_voter(node_id, *address));
     if (!s.ok()) {
@@ -124,6 +175,46 @@ void common_routes(httplib::Server& server, Member& member) {
     reply_json(res, {{"members", st.ok() ? members_json(st->config) : json()}});
   };
   server.Delete(R"(/members/([^/]+))", remove);
+  server.Put(
+      R"(/members/([^/]+)/address)", [&node](const httplib::Request& req, httplib::Response& res) {
+        auto id = parse_number(req.matches[1].str(), "member id", 1, UINT64_MAX);
+        if (!id.ok()) {
+          reply_status(res, id.status());
+          return;
+        }
+        auto body = json_body(req, res);
+        if (!body) {
+          return;
+        }
+        bool failed = false;
+        auto address = string_field(*body, "address", true, res, &failed);
+        if (failed) {
+          return;
+        }
+        if (Status s = check_host_port(*address, "\"address\""); !s.ok()) {
+          reply_status(res, s);
+          return;
+        }
+        auto now = node.status();
+        if (!now.ok()) {
+          reply_status(res, now.status());
+          return;
+        }
+        if (!is_member(now->config, NodeId{*id})) {
+          reply_json(res,
+                     {{"error", "member " + std::to_string(*id) +
+                                    " does not exist: add it with POST /members"},
+                      {"code", "NotMember"},
+                      {"id", *id}},
+                     404);
+          return;
+        }
+        if (Status s = wait_change(change_member_address(node, NodeId{*id}, *address)); !s.ok()) {
+          reply_status(res, s);
+          return;
+        }
+        reply_json(res, {{"id", *id}, {"address", *address}});
+      });
   server.Post(R"(/members/([^/]+)/promote)",
               [&node](const httplib::Request& req, httplib::Response& res) {
                 auto id = parse_number(req.matches[1].str(), "member id", 1, UINT64_MAX);
@@ -230,7 +321,57 @@ bool valid_utf8(std::string_view text) {
   return true;
 }
 
+Status check_json_shape(std::string_view text) {
+  std::size_t depth = 0;
+  std::size_t values = 1;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character cannot end the string
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxJsonDepth) {
+          return Status(
+              ErrorCode::kInvalidArgument,
+              "the JSON body nests deeper than the limit of " + std::to_string(kMaxJsonDepth));
+        }
+        break;
+      case ']':
+      case '}':
+        depth -= depth > 0 ? 1 : 0;
+        break;
+      case ',':
+      case ':':
+        // Every value but the first follows a comma or a colon (and a colon's key, a comma).
+        if (++values > 2 * kMaxJsonValues) {
+          return Status(ErrorCode::kInvalidArgument, "the JSON body holds more than the limit of " +
+                                                         std::to_string(kMaxJsonValues) +
+                                                         " values");
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return Status();
+}
+
 std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+  if (Status s = check_json_shape(req.body); !s.ok()) {
+    reply_status(res, s);
+    return std::nullopt;
+  }
   json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) {
     reply_error(res, 400, "InvalidArgument", "the body must be a JSON object");
@@ -331,28 +472,123 @@ Result<std::string> read_snapshot(SnapshotReader& in, std::string_view what) {
   return text;
 }
 
+std::future<Status> change_member_address(Node& node, NodeId id, std::string address) {
+  // After Node::change_address lands (src/node): return node.change_address(id, address);
+  (void)node;
+  std::promise<Status> p;
+  p.set_value(Status(ErrorCode::kFailedPrecondition,
+                     "member " + std::to_string(id.value) + ": changing the address to " + address +
+                         " needs Node::change_address, which this build lacks"));
+  return p.get_future();
+}
+
+namespace {
+
+// A request refused before its body is read: answered with `code` and `message`, and the
+// connection closed after the answer (the unread body cannot be told from the next request).
+// The Connection header is the request's, which httplib answers with (the request object is
+// httplib's own, not const: the handlers only see it as const).
+void refuse_unread(const httplib::Request& req, httplib::Response& res, int status,
+                   std::string_view code, const std::string& message) {
+  auto& headers = const_cast<httplib::Request&>(req).headers;
+  headers.erase("Connection");
+  headers.emplace("Connection", "close");
+  http_detail::close_after_answer();
+  reply_error(res, status, code, message);
+}
+
+// Checks what a request's head says about its body before any of it is read, and tells the
+// connection how many bytes it is; false (answered, the connection will close) when it may
+// not be read: a Content-Length that is not a number of bytes (e.g. -5, read as 2^64-5 by
+// httplib) or over `max` (httplib would read and discard all of 99999999999 bytes), a chunked
+// body, a body on a method that has none.
+bool check_body_head(const httplib::Request& req, httplib::Response& res, std::size_t max) {
+  if (req.has_header("Transfer-Encoding")) {
+    refuse_unread(req, res, 411, "LengthRequired",
+                  "send the body with a Content-Length (Transfer-Encoding is not supported)");
+    return false;
+  }
+  const std::size_t lengths = req.get_header_value_count("Content-Length");
+  std::uint64_t length = 0;
+  if (lengths > 1) {
+    refuse_unread(req, res, 400, "InvalidArgument", "more than one Content-Length");
+    return false;
+  }
+  if (lengths == 1) {
+    const std::string text = req.get_header_value("Content-Length");
+    if (text.empty() ||
+        !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      refuse_unread(req, res, 400, "InvalidArgument",
+                    "Content-Length \"" + text.substr(0, 32) + "\" is not a number of bytes");
+      return false;
+    }
+    const std::size_t digits = text.find_first_not_of('0');
+    const bool huge = digits != std::string::npos && text.size() - digits > 19;
+    length = huge ? UINT64_MAX : std::strtoull(text.c_str(), nullptr, 10);
+    if (length > max) {
+      refuse_unread(req, res, 413, "TooLarge",
+                    "the body is " + (huge ? text.substr(0, 32) : std::to_string(length)) +
+                        " bytes, over the limit of " + std::to_string(max) + " bytes per request");
+      return false;
+    }
+  }
+  // The methods httplib reads a body for (the others leave it to be read as the next request).
+  const bool reads_body = req.method == "POST" || req.method == "PUT" || req.method == "PATCH" ||
+                          (req.method == "DELETE" && lengths == 1);
+  if (!reads_body && length > 0) {
+    refuse_unread(req, res, 400, "InvalidArgument", req.method + " requests carry no body");
+    return false;
+  }
+  // A body is the value or a JSON document, never form fields: curl --data-binary (the
+  // README's command) sends this type, which httplib would cap at 8 KiB
+  // (CPPHTTPLIB_FORM_URL_ENCODED_PAYLOAD_MAX_LENGTH) and parse into query parameters.
+  if (req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+    auto& headers = const_cast<httplib::Request&>(req).headers;
+    headers.erase("Content-Type");
+    headers.emplace("Content-Type", "application/octet-stream");
+  }
+  http_detail::expect_body(reads_body ? length : 0);
+  return true;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host_port_text,
                                                       Member& member, Service& service,
                                                       HttpLimits limits) {
   std::unique_ptr<HttpServer> h(new HttpServer());
-  httplib::Server& server = h->server_;
-  server.new_task_queue = [threads = limits.threads] { return new httplib::ThreadPool(threads); };
+  h->server_ = std::make_unique<http_detail::ConnectionServer>(limits.connections);
+  http_detail::ConnectionServer& server = *h->server_;
   server.set_payload_max_length(limits.max_body_bytes);
-  server.set_read_timeout(std::chrono::seconds(10));
-  server.set_write_timeout(std::chrono::seconds(10));
-  server.set_keep_alive_timeout(30);
+  const std::size_t max = limits.max_body_bytes;
+  server.set_pre_routing_handler([max](const httplib::Request& req, httplib::Response& res) {
+    return check_body_head(req, res, max) ? httplib::Server::HandlerResponse::Unhandled
+                                          : httplib::Server::HandlerResponse::Handled;
+  });
+  // A client that waits for 100 Continue (curl does for large bodies) learns of a refused
+  // body before sending it.
+  server.set_expect_100_continue_handler(
+      [max](const httplib::Request& req, httplib::Response& res) {
+        return check_body_head(req, res, max) ? 100 : res.status;
+      });
   // Every error gets a JSON body: those the routes answer already have one; the rest (no
-  // route, body over the limit, ...) get one here.
+  // route, a head that did not parse, ...) get one here, and but for a 404 the connection is
+  // closed after it (its bytes may not frame the next request).
   server.set_error_handler(httplib::Server::HandlerWithResponse(
-      [max = limits.max_body_bytes](const httplib::Request& req, httplib::Response& res) {
+      [max](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) {
           return httplib::Server::HandlerResponse::Unhandled;
         }
         if (res.status == 404) {
           reply_error(res, 404, "NotFound", "no route " + req.method + " " + req.path);
-        } else if (res.status == 413) {
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        http_detail::close_after_answer();
+        if (res.status == 413) {
           reply_error(res, 413, "TooLarge",
                       "the body is over the limit of " + std::to_string(max) + " bytes");
+        } else if (res.status == 414) {
+          reply_error(res, 414, "TooLarge", "the request line is over the limit of 8192 bytes");
         } else {
           reply_error(res, res.status, "HttpError", "HTTP error " + std::to_string(res.status));
         }
@@ -369,24 +605,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host_po
         }
         reply_error(res, 500, "Internal", what);
       });
-  common_routes(server, member);
+  common_routes(server, member, server.counters());
   service.routes(server, member);
   const auto [host, port] = host_port(host_port_text);
   if (!server.bind_to_port(host, port)) {
     return Status(ErrorCode::kInvalidArgument,
                   "--http " + host_port_text + ": cannot listen there (in use or not local?)");
   }
-  if (!h->server_.raise_backlog()) {
+  if (!server.raise_backlog()) {
     return Status(ErrorCode::kInvalidArgument,
                   "--http " + host_port_text + ": listen failed: " + std::strerror(errno));
   }
-  h->thread_ = std::thread([s = &h->server_] { s->listen_after_bind(); });
+  h->thread_ = std::thread([s = h->server_.get()] { s->listen_after_bind(); });
   return h;
-}
-
-bool HttpServer::Server::raise_backlog() {
-  // Listening again on a listening socket only updates its backlog (listen(2) on Linux).
-  return ::listen(svr_sock_, SOMAXCONN) == 0;
 }
 
 HttpServer::~HttpServer() {
@@ -394,9 +625,13 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::stop() {
-  server_.stop();
+  if (server_ == nullptr) {
+    return;
+  }
+  server_->stop();               // no new connections
+  server_->close_connections();  // idle ones close; requests in flight get their answers
   if (thread_.joinable()) {
-    thread_.join();
+    thread_.join();  // returns once every connection is closed
   }
 }
 
@@ -498,6 +733,19 @@ Result<HttpReply> ClusterClient::call(const std::string& method, const std::stri
   }
 }
 
+std::string random_client_id() {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int word = 0; word < 4; ++word) {
+    const std::uint32_t bits = rd();  // 32 bits per draw (libstdc++: rdrand or getentropy)
+    for (int shift = 28; shift >= 0; shift -= 4) {
+      out += kHex[(bits >> shift) & 15];
+    }
+  }
+  return out;
+}
+
 int print_reply(const Result<HttpReply>& reply) {
   if (!reply.ok()) {
     std::cerr << "error: " << reply.status().message() << "\n";
@@ -570,6 +818,15 @@ std::optional<int> run_common_client(const std::string& command,
     json body = {{"id", *id}, {"address", args[2]}, {"learner", args.size() == 4}};
     return print_reply(client.call("POST", "/members", body.dump()));
   }
+  if (sub == "address" && args.size() == 3) {
+    auto id = parse_number(args[1], "ID", 1, UINT64_MAX);
+    if (!id.ok()) {
+      std::cerr << id.status().message() << "\n";
+      return 2;
+    }
+    json body = {{"address", args[2]}};
+    return print_reply(client.call("PUT", "/members/" + args[1] + "/address", body.dump()));
+  }
   if (sub == "remove" && args.size() == 2) {
     return print_reply(client.call("DELETE", "/members/" + args[1]));
   }
@@ -577,8 +834,8 @@ std::optional<int> run_common_client(const std::string& command,
     return print_reply(client.call("POST", "/members/" + args[1] + "/promote", "{}"));
   }
   return usage(
-      "member list | member add ID RAFT_HOST:PORT [--learner] | member remove ID |"
-      " member promote ID");
+      "member list | member add ID RAFT_HOST:PORT [--learner] | member address ID "
+      "RAFT_HOST:PORT | member remove ID | member promote ID");
 }
 
 }  // namespace skiff::examples

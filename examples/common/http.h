@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "connections.h"
 #include "flags.h"
 #include "member.h"
 #include "skiff/result.h"
@@ -39,8 +40,18 @@ int http_status_for(const Status& status);
 /// Answers a failed node call with http_status_for() and the error's code and message.
 void reply_status(httplib::Response& res, const Status& status);
 
-/// The request body as a JSON object; answers 400 and returns nothing when it is not one.
+/// JSON bodies nest at most this deep and hold at most this many values (arrays, objects,
+/// strings, numbers...): parsing allocates per value, so these bound a request's memory
+/// beside the body limit (a 2 MiB body of `[` cost 125 MiB to parse, issue 15).
+inline constexpr std::size_t kMaxJsonDepth = 32;
+inline constexpr std::size_t kMaxJsonValues = 10000;
+/// The request body as a JSON object; answers 400 (naming the limit when one was passed) and
+/// returns nothing when it is not one, nests deeper than kMaxJsonDepth or holds more than
+/// kMaxJsonValues values. Checked before parsing, in one pass over the text.
 std::optional<json> json_body(const httplib::Request& req, httplib::Response& res);
+/// Why `text` may not be parsed as a JSON body (too deep, too many values), or ok. Counts
+/// brackets, braces, commas and colons outside strings: no allocation.
+Status check_json_shape(std::string_view text);
 /// Field readers for a JSON object: the value, nothing when absent (and not `required`), or
 /// an answered 400 naming the field (then `*failed` is set).
 std::optional<std::string> string_field(const json& obj, const char* name, bool required,
@@ -66,9 +77,18 @@ Result<std::string> read_snapshot(SnapshotReader& in, std::string_view what);
 
 /// Limits of the HTTP server.
 struct HttpLimits {
-  std::size_t max_body_bytes = 2 << 20;  ///< larger bodies are answered 413
-  std::size_t threads = 64;              ///< requests served at once (long polls hold one)
+  /// Larger bodies are answered 413 naming this limit, before any of the body is read;
+  /// whatever the Content-Type (curl --data-binary sends form-urlencoded).
+  std::size_t max_body_bytes = 2 << 20;
+  /// Connections, timeouts and request heads (connections.h); a long poll holds one
+  /// connection, so services bound their long polls well below max_connections.
+  http_detail::ConnectionLimits connections;
 };
+
+/// Changes member `id`'s raft address (PUT /members/{id}/address), its own validated
+/// operation: adding a member that exists is refused instead. The node's call lands with
+/// Node::change_address; until then this answers kFailedPrecondition saying so.
+std::future<Status> change_member_address(Node& node, NodeId id, std::string address);
 
 /// What an example service adds to a member: its state machine, routes and background work.
 class Service {
@@ -85,7 +105,10 @@ class Service {
   virtual void stop() {}
 };
 
-/// The HTTP API of one member: common routes plus the service's, served by a thread pool.
+/// The HTTP API of one member: common routes plus the service's, served a thread per
+/// connection with bounded connections (connections.h). Every request is checked before its
+/// body is read: a Content-Length that is not a number of bytes is answered 400, one over
+/// max_body_bytes 413, chunked bodies 411; those answers close the connection.
 class HttpServer {
  public:
   /// Binds `host_port` (errors name it) and starts serving.
@@ -98,14 +121,8 @@ class HttpServer {
   void stop();
 
  private:
-  // httplib's server with the listen backlog raised: the compiled library listens with 5
-  // (CPPHTTPLIB_LISTEN_BACKLOG), so a burst of clients would wait for SYN retries.
-  class Server final : public httplib::Server {
-   public:
-    bool raise_backlog();
-  };
   HttpServer() = default;
-  Server server_;
+  std::unique_ptr<http_detail::ConnectionServer> server_;
   std::thread thread_;
 };
 
@@ -146,10 +163,15 @@ class ClusterClient {
 };
 
 /// The client subcommands every service has: `status`, `health`, `member add ID HOST:PORT
-/// [--learner]`, `member remove ID`, `member list`. Returns the exit code, or nothing when
-/// `command` is not one of them.
+/// [--learner]`, `member address ID HOST:PORT`, `member remove ID`, `member list`. Returns the exit
+/// code, or nothing when `command` is not one of them.
 std::optional<int> run_common_client(const std::string& command,
                                      const std::vector<std::string>& args, ClusterClient& client);
+/// A client identity for one CLI invocation's retries (kv client_id, lock request_id, jobs
+/// idempotency_key): 128 bits from std::random_device as 32 hex digits. Never from the pid or
+/// the clock, which repeat across restarts and hosts; fixed width, so two draws can never
+/// spell the same text.
+std::string random_client_id();
 /// Prints a reply (JSON pretty-printed) and returns the exit code: 0 for 2xx, 1 otherwise.
 int print_reply(const Result<HttpReply>& reply);
 /// Splits `--endpoints LIST` out of `args` (default: 127.0.0.1:8101,:8102,:8103).

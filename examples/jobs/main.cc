@@ -1,7 +1,6 @@
 // skiff-jobs: a leader-elected job runner on skiff (issue 8). `serve` runs a member; the other
 // subcommands are clients that try the --endpoints in turn. See examples/jobs/README.md.
 #include <iostream>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,11 +31,7 @@ int usage() {
 
 // A key that makes the client's retries (on another endpoint, after a 503) idempotent.
 std::string random_key() {
-  std::random_device rd;
-  std::uniform_int_distribution<std::uint64_t> dist;
-  char text[32];
-  std::snprintf(text, sizeof text, "cli-%016llx", static_cast<unsigned long long>(dist(rd)));
-  return text;
+  return "cli-" + skiff::examples::random_client_id();
 }
 
 // Polls the job until it finished or `timeout` passed; prints it. 0 when it succeeded.

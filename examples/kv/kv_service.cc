@@ -287,7 +287,7 @@ class KvService final : public Service {
     if (from == 0) {
       from = store_.revision() + 1;  // from now on
     }
-    // Each long poll holds one of the server's threads: leave some for everything else.
+    // Each long poll holds one of the server's connections: leave most for everything else.
     if (watches_.fetch_add(1) >= kMaxWatches) {
       watches_.fetch_sub(1);
       reply_error(res, 503, "TooManyWatches",
@@ -348,7 +348,7 @@ class KvService final : public Service {
   Node* node_ = nullptr;
   std::mutex mu_;
   std::set<std::uint64_t> expiring_;
-  static constexpr int kMaxWatches = 48;  // of the server's 64 threads (HttpLimits)
+  static constexpr int kMaxWatches = 48;  // of the server's 256 connections (HttpLimits)
   std::atomic<int> watches_{0};
 };
 

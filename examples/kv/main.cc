@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -51,15 +50,13 @@ std::string encode(const std::string& text, bool keep_slash) {
 // A write's retry identity: every endpoint tried gets the same one, so the write is applied
 // at most once.
 std::string identity(const std::string& path) {
-  std::random_device rd;
-  const std::string client = "cli-" + std::to_string(rd()) + std::to_string(rd());
+  const std::string client = "cli-" + skiff::examples::random_client_id();
   return path + (path.find('?') == std::string::npos ? "?" : "&") + "client_id=" + client +
          "&seq=1";
 }
 
 json with_identity(json body) {
-  std::random_device rd;
-  body["client_id"] = "cli-" + std::to_string(rd()) + std::to_string(rd());
+  body["client_id"] = "cli-" + skiff::examples::random_client_id();
   body["seq"] = 1;
   return body;
 }

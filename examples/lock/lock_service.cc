@@ -14,8 +14,8 @@ constexpr std::uint64_t kDefaultTtlSeconds = 10;
 constexpr std::size_t kMaxDataBytes = 1 << 20;
 // How often the leader looks for run-out leases: expiry comes at most this late.
 constexpr milliseconds kExpiryPeriod{100};
-// Acquires that may wait at once on this member: each holds one of the HTTP server's 64
-// threads, and the routes need some left.
+// Acquires that may wait at once on this member: each holds one of the HTTP server's 256
+// connections (HttpLimits), and the routes need most left.
 constexpr int kMaxWaiting = 48;
 // How long a stopping member waits for a queued request's cancel.
 constexpr milliseconds kStopCancelLimit{1000};

@@ -304,6 +304,18 @@ json LockState::write(const json& c) {
     return refused(400, "BadCommand", "write needs a token and data");
   }
   const std::uint64_t token = number(c, "token");
+  // Tokens come from one counter (next_token_), so a grant issued exactly the tokens 1 to
+  // next_token_ - 1. Any other token is forged or corrupt: accepting it would move the fence
+  // past every real holder, who would then be refused for good (issue 15).
+  if (token == 0 || token >= next_token_) {
+    if (auto it = resources_.find(name); it != resources_.end()) {
+      ++it->second.rejected;
+    }
+    return refused(409, "UnknownToken",
+                   "token " + std::to_string(token) +
+                       " was never issued by a grant (issued so far: 1 to " +
+                       std::to_string(next_token_ - 1) + ")");
+  }
   Resource& r = resources_[name];
   if (token < r.token) {
     ++r.rejected;

@@ -67,7 +67,8 @@ struct Lock {
   std::deque<Waiter> waiters;   ///< FIFO
 };
 
-/// A guarded resource: refuses writes with a token older than the newest it has seen.
+/// A guarded resource: refuses writes with a token older than the newest it has seen, and
+/// tokens no grant issued (0, or not below LockState::next_token()) without moving its fence.
 struct Resource {
   std::uint64_t token = 0;  ///< newest token seen
   std::string data;

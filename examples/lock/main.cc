@@ -6,7 +6,6 @@
 //   skiff-lock write RESOURCE --token T [--data TEXT]       skiff-lock read RESOURCE
 //   skiff-lock status | health | member ...        (every client takes --endpoints H:P,H:P,...)
 #include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -56,8 +55,7 @@ std::string path_segment(const std::string& name) {
 // A fresh request id, so a retry of this invocation (another endpoint after a 503) is not
 // applied twice.
 std::string request_id() {
-  std::random_device rd;
-  return std::to_string(rd()) + "-" + std::to_string(rd());
+  return skiff::examples::random_client_id();
 }
 
 // The lock and resource subcommands; `args` hold the flags left after --endpoints.

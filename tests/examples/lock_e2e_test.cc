@@ -152,6 +152,24 @@ TEST_F(LockCluster, ExpiredLeasePassesOnAndTheLateHoldersStaleWriteIsRefused) {
   EXPECT_EQ(out["token"], tq);
 }
 
+// Issue 15: a token no grant issued (2^64-1) is refused and does not move the fence, so the
+// real holder's writes go on being accepted.
+TEST_F(LockCluster, ForgedTokenIsRefusedAndTheHolderStillWrites) {
+  const HttpReply h = acquire(follower_, "guard", "h");
+  ASSERT_EQ(h.status, 200) << h.body << cluster_.logs();
+  const std::uint64_t th = token_of(h);
+  const std::string forged = json({{"token", UINT64_MAX}, {"data", "forged"}}).dump();
+  const HttpReply f = cluster_.call(leader_, "POST", "/v1/resource/guarded", forged);
+  EXPECT_EQ(f.status, 409) << f.body;
+  EXPECT_EQ(f.parsed()["code"], "UnknownToken");
+  const std::string mine = json({{"token", th}, {"data", "real"}}).dump();
+  const HttpReply w = cluster_.call(follower_, "POST", "/v1/resource/guarded", mine);
+  EXPECT_EQ(w.status, 200) << w.body;
+  const json out = cluster_.call(leader_, "GET", "/v1/resource/guarded").parsed();
+  EXPECT_EQ(out["data"], "real");
+  EXPECT_EQ(out["token"], th);
+}
+
 TEST_F(LockCluster, LeaderKilledWhileHeldTokensStillGrowAndTheMemberCatchesUp) {
   const HttpReply a = acquire(follower_, "db", "a", 60);
   ASSERT_EQ(a.status, 200) << a.body;

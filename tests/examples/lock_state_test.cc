@@ -163,6 +163,26 @@ TEST_F(LockStateTest, GuardedResourceRefusesTokensOlderThanTheNewest) {
   EXPECT_TRUE(state_.resource_json("other").is_null());
 }
 
+// Issue 15: a token no grant issued (2^64-1, or one past the newest) must not move the fence,
+// or the real holder would be refused from then on.
+TEST_F(LockStateTest, GuardedResourceRefusesTokensNoGrantIssued) {
+  const std::uint64_t ta = token(acquire("db", "a"));
+  ASSERT_TRUE(run(command::write("file", ta, "from a"))["accepted"].get<bool>());
+  for (const std::uint64_t forged : {UINT64_MAX, state_.next_token(), std::uint64_t{0}}) {
+    const json r = run(command::write("file", forged, "forged"));
+    EXPECT_EQ(r["code"], "UnknownToken") << forged;
+    EXPECT_EQ(r["http"], 409) << forged;
+  }
+  const json res = state_.resource_json("file");
+  EXPECT_EQ(res["token"], ta);  // the fence did not move
+  EXPECT_EQ(res["data"], "from a");
+  EXPECT_EQ(res["rejected"], 3);
+  EXPECT_TRUE(run(command::write("file", ta, "a again"))["accepted"].get<bool>());
+  // A resource never written to refuses a forged token too, and is not created by it.
+  EXPECT_EQ(run(command::write("other", UINT64_MAX, "x"))["code"], "UnknownToken");
+  EXPECT_TRUE(state_.resource_json("other").is_null());
+}
+
 TEST_F(LockStateTest, RetriesWithTheSameRequestIdAreAppliedOnce) {
   const json first = acquire("db", "a", 0, 10000, "r1");
   const json retry = acquire("db", "a", 0, 10000, "r1");
