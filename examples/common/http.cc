@@ -473,13 +473,7 @@ Result<std::string> read_snapshot(SnapshotReader& in, std::string_view what) {
 }
 
 std::future<Status> change_member_address(Node& node, NodeId id, std::string address) {
-  // After Node::change_address lands (src/node): return node.change_address(id, address);
-  (void)node;
-  std::promise<Status> p;
-  p.set_value(Status(ErrorCode::kFailedPrecondition,
-                     "member " + std::to_string(id.value) + ": changing the address to " + address +
-                         " needs Node::change_address, which this build lacks"));
-  return p.get_future();
+  return node.change_address(id, std::move(address));
 }
 
 namespace {

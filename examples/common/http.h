@@ -85,9 +85,9 @@ struct HttpLimits {
   http_detail::ConnectionLimits connections;
 };
 
-/// Changes member `id`'s raft address (PUT /members/{id}/address), its own validated
-/// operation: adding a member that exists is refused instead. The node's call lands with
-/// Node::change_address; until then this answers kFailedPrecondition saying so.
+/// Changes member `id`'s raft address (PUT /members/{id}/address) through
+/// Node::change_address, its own validated operation: adding a member that exists is refused
+/// instead.
 std::future<Status> change_member_address(Node& node, NodeId id, std::string address);
 
 /// What an example service adds to a member: its state machine, routes and background work.

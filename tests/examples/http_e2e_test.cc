@@ -274,6 +274,11 @@ TEST_F(HttpE2e, AddingAnExistingMemberIsRefusedAndAddressChangesAreValidated) {
       cluster_.call(1, "PUT", "/members/9/address", R"({"address":"127.0.0.1:9"})");
   EXPECT_EQ(unknown.status, 404) << unknown.body;
   EXPECT_EQ(unknown.parsed()["code"], "NotMember");
+  // A valid change goes through the log (here: the member's own address, where it stays).
+  const HttpReply moved =
+      cluster_.call(1, "PUT", "/members/1/address", R"({"address":")" + cluster_.raft(1) + R"("})");
+  EXPECT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(cluster_.call(1, "PUT", "/v1/kv/after-move", "x").status, 200);
 }
 
 }  // namespace
