@@ -174,7 +174,7 @@ class CountingHandler final : public skiff::TransportHandler {
   void on_unreachable(skiff::NodeId peer) override {
     arrivals_.fail("a message to node " + std::to_string(peer.value) + " was dropped");
   }
-  void on_snapshot_status(skiff::NodeId, bool) override {}
+  void on_snapshot_status(skiff::NodeId, skiff::Index, bool) override {}
 
  private:
   Arrivals& arrivals_;
@@ -193,7 +193,7 @@ class EchoHandler final : public skiff::TransportHandler {
   void on_unreachable(skiff::NodeId peer) override {
     arrivals_.fail("a message to node " + std::to_string(peer.value) + " was dropped");
   }
-  void on_snapshot_status(skiff::NodeId, bool) override {}
+  void on_snapshot_status(skiff::NodeId, skiff::Index, bool) override {}
 
   skiff::Transport* transport = nullptr;  // set before start
 

@@ -112,9 +112,9 @@ class RawNode {
   /// leader and waiting on that very snapshot: a late report on an older one is counted
   /// (Counters::snapshot_reports_ignored) and changes nothing.
   void report_snapshot(NodeId to, Index snapshot, bool ok);
-  /// As above for whichever snapshot `to` waits on now: for a transport that cannot tell
-  /// which snapshot it reports on (TransportHandler::on_snapshot_status). Prefer the form
-  /// naming the snapshot: this one lets a late report end the wait on a newer snapshot.
+  /// As above for whichever snapshot `to` waits on now: for a caller that cannot tell which
+  /// snapshot it reports on. Prefer the form naming the snapshot (every TransportHandler
+  /// report names it): this one lets a late report end the wait on a newer snapshot.
   void report_snapshot(NodeId to, bool ok);
 
   /// Reports that a message to `to` could not be delivered; the leader resumes probing it.

@@ -8,7 +8,9 @@
 // while it streams: Raft tolerates reordering, and a long transfer must not hold back
 // heartbeats); whatever cannot be delivered is reported (on_unreachable, and
 // on_snapshot_status(false) for a snapshot) so the core probes again instead of waiting
-// forever; after stop() returns, the handler is never called again.
+// forever; every snapshot report names the index of the snapshot the message carried, so a
+// late report on an older snapshot cannot end the wait on a newer one; after stop() returns,
+// the handler is never called again.
 #pragma once
 
 #include <string>
@@ -29,9 +31,10 @@ class TransportHandler {
   /// A message to `peer` was dropped (no address, connection down, queue full): tell the
   /// core (RawNode::report_unreachable) so the leader probes it again.
   virtual void on_unreachable(NodeId peer) = 0;
-  /// A Snapshot message to `peer` was delivered whole (true) or not (false): tell the core
-  /// (RawNode::report_snapshot).
-  virtual void on_snapshot_status(NodeId peer, bool ok) = 0;
+  /// The Snapshot message to `peer` carrying the snapshot at index `snapshot`
+  /// (message.snapshot.meta.last.index) was delivered whole (true) or not (false): tell the
+  /// core (RawNode::report_snapshot(peer, snapshot, ok)), which ignores a report on an older one.
+  virtual void on_snapshot_status(NodeId peer, Index snapshot, bool ok) = 0;
 };
 
 /// One node's endpoint.

@@ -240,10 +240,11 @@ void FlightRecorder::conf_change(const ConfChange& cc) {
   record(RecordKind::kConfChange, p);
 }
 
-void FlightRecorder::snapshot_status(NodeId peer, bool ok) {
+void FlightRecorder::snapshot_status(NodeId peer, Index snapshot, bool ok) {
   std::string p = u64(peer.value);
+  put(p, snapshot.value);
   put(p, ok ? 1 : 0);
-  record(RecordKind::kSnapshotStatus, p);
+  record(RecordKind::kSnapshotStatusAt, p);
 }
 
 void FlightRecorder::advance() {
@@ -484,7 +485,17 @@ Result<FlightReplay> replay_flight_record(const std::string& path) {
         if (!r.u64(id) || !r.u64(ok)) {
           return corrupt("bad snapshot status");
         }
-        raw->report_snapshot(NodeId{id}, ok != 0);
+        raw->report_snapshot(NodeId{id}, ok != 0);  // as the node reported it then
+        break;
+      }
+      case RecordKind::kSnapshotStatusAt: {
+        std::uint64_t id = 0;
+        std::uint64_t index = 0;
+        std::uint64_t ok = 0;
+        if (!r.u64(id) || !r.u64(index) || !r.u64(ok)) {
+          return corrupt("bad snapshot status");
+        }
+        raw->report_snapshot(NodeId{id}, Index{index}, ok != 0);
         break;
       }
       case RecordKind::kReady: {

@@ -7,6 +7,10 @@
 // The first record is the header (the core's Config and the storage the core started from);
 // the rest are inputs. Integers are little-endian u64 unless noted; bytes are a u64 length and
 // the bytes; messages are codec frames (include/skiff/codec/codec.h).
+// Kinds are only ever added, never changed, so an older record still replays; a reader that
+// meets a kind it does not know rejects the file (kCorruption). Added since the first:
+// kSnapshotStatusAt (15), which names the snapshot reported on; writers no longer write
+// kSnapshotStatus (10), but the replay still reads it.
 #pragma once
 
 #include <cstdint>
@@ -33,11 +37,12 @@ enum class RecordKind : std::uint8_t {
   kTransfer = 7,
   kCampaign = 8,
   kUnreachable = 9,
-  kSnapshotStatus = 10,
-  kReady = 11,           // ready() was taken
-  kAdvance = 12,         // the Ready's write finished; advance() was called
-  kSnapshotStored = 13,  // storage now holds this snapshot
-  kCompacted = 14,       // storage compacted up to this index
+  kSnapshotStatus = 10,    // peer · ok: the report named no snapshot (written before kind 15)
+  kReady = 11,             // ready() was taken
+  kAdvance = 12,           // the Ready's write finished; advance() was called
+  kSnapshotStored = 13,    // storage now holds this snapshot
+  kCompacted = 14,         // storage compacted up to this index
+  kSnapshotStatusAt = 15,  // peer · snapshot index · ok
 };
 
 class FlightRecorder {
@@ -57,7 +62,8 @@ class FlightRecorder {
   void transfer(NodeId to) { record(RecordKind::kTransfer, u64(to.value)); }
   void campaign() { record(RecordKind::kCampaign, {}); }
   void unreachable(NodeId peer) { record(RecordKind::kUnreachable, u64(peer.value)); }
-  void snapshot_status(NodeId peer, bool ok);
+  /// A transport's report on the snapshot at index `snapshot` sent to `peer`.
+  void snapshot_status(NodeId peer, Index snapshot, bool ok);
   void ready() { record(RecordKind::kReady, {}); }
   /// Also flushes the file: the record reaches the kernel at least once per Ready.
   void advance();

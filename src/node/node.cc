@@ -301,13 +301,15 @@ void Node::Impl::on_unreachable(NodeId peer) {
   });
 }
 
-void Node::Impl::on_snapshot_status(NodeId peer, bool ok) {
-  asio::post(io, [this, peer, ok] {
+void Node::Impl::on_snapshot_status(NodeId peer, Index snapshot, bool ok) {
+  asio::post(io, [this, peer, snapshot, ok] {
     if (failed.ok() && !stop_requested) {
       if (recorder) {
-        recorder->snapshot_status(peer, ok);
+        recorder->snapshot_status(peer, snapshot, ok);
       }
-      raw->report_snapshot(peer, ok);
+      // Naming the snapshot lets the core ignore a late report on an older one instead of
+      // ending the wait on the snapshot it sent since (RawNode::report_snapshot, issue 15).
+      raw->report_snapshot(peer, snapshot, ok);
       schedule_process();
     }
   });

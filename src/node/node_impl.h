@@ -225,7 +225,7 @@ struct Node::Impl final : public TransportHandler {
 
   void on_message(Message m) override;
   void on_unreachable(NodeId peer) override;
-  void on_snapshot_status(NodeId peer, bool ok) override;
+  void on_snapshot_status(NodeId peer, Index snapshot, bool ok) override;
 
   // --- the apply thread -----------------------------------------------------------------------
 

@@ -1,9 +1,12 @@
-// Deliberately broken adapters registered with the conformance suite: proof that the suite's
+// Deliberately broken adapters registered with the conformance suites: proof that the suite's
 // cases can fail (tests/conformance/CMakeLists.txt checks that each expected case does).
 #include <memory>
+#include <string>
 
 #include "skiff/memory_storage.h"
 #include "skiff/testing/storage_conformance.h"
+#include "skiff/testing/transport_conformance.h"
+#include "skiff/transport/inmem_transport.h"
 
 namespace {
 
@@ -74,5 +77,47 @@ const bool forgetful = skiff::testing::register_storage_conformance(
     "Forgetful", [] { return std::make_unique<ForgetfulHarness>(); });
 const bool torn = skiff::testing::register_storage_conformance(
     "Torn", [] { return std::make_unique<TornHarness>(); });
+
+// Reports every snapshot outcome without the snapshot's index (as a transport that does not
+// keep the message it reports on), so the core could apply a late report to a newer snapshot.
+class NamelessTransport final : public skiff::Transport, private skiff::TransportHandler {
+ public:
+  explicit NamelessTransport(std::unique_ptr<skiff::Transport> inner) : inner_(std::move(inner)) {}
+  skiff::Status start(skiff::TransportHandler& handler) override {
+    handler_ = &handler;
+    return inner_->start(*this);
+  }
+  void stop() override { inner_->stop(); }
+  void send(skiff::Message m) override { inner_->send(std::move(m)); }
+  skiff::Status add_peer(skiff::NodeId id, const std::string& address) override {
+    return inner_->add_peer(id, address);
+  }
+  void remove_peer(skiff::NodeId id) override { inner_->remove_peer(id); }
+
+ private:
+  void on_message(skiff::Message m) override { handler_->on_message(std::move(m)); }
+  void on_unreachable(skiff::NodeId peer) override { handler_->on_unreachable(peer); }
+  void on_snapshot_status(skiff::NodeId peer, skiff::Index, bool ok) override {
+    handler_->on_snapshot_status(peer, skiff::Index{}, ok);
+  }
+
+  std::unique_ptr<skiff::Transport> inner_;
+  skiff::TransportHandler* handler_ = nullptr;
+};
+
+class NamelessHarness final : public skiff::testing::TransportHarness {
+ public:
+  std::unique_ptr<skiff::Transport> create(skiff::NodeId id) override {
+    return std::make_unique<NamelessTransport>(
+        std::make_unique<skiff::InMemoryTransport>(network_, address(id)));
+  }
+  std::string address(skiff::NodeId id) override { return "node-" + std::to_string(id.value); }
+
+ private:
+  std::shared_ptr<skiff::InMemoryNetwork> network_ = std::make_shared<skiff::InMemoryNetwork>();
+};
+
+const bool nameless = skiff::testing::register_transport_conformance(
+    "Nameless", [] { return std::make_unique<NamelessHarness>(); });
 
 }  // namespace

@@ -11,6 +11,8 @@ expected=(
   Forgetful.UnsyncedSavesAreOrderedAndReadable
   Forgetful.ACoreRunsAndRestartsOnIt
   Torn.RefusedBatchesChangeNothing
+  Nameless.SnapshotsReportTheirOutcome
+  Nameless.EachSnapshotReportNamesItsSnapshot
 )
 out="$("$binary" 2>&1)"
 failed="$(grep -E '^\[  FAILED  \] [A-Za-z]+\.[A-Za-z]+ \(' <<<"$out" | sed -E 's/^\[  FAILED  \] ([^ ]+) .*/\1/' | sort -u)"

@@ -16,11 +16,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "node/flight_recorder.h"
 #include "skiff/node/flight_recorder.h"
 #include "skiff/storage/lmdb_storage.h"
 #include "skiff/storage/wal_storage.h"
@@ -948,6 +950,195 @@ TEST(Node, AFlightRecordReplaysToTheSameCommittedLog) {
   // Something that is not a record is refused.
   std::filesystem::resize_file(path(2), 5);
   EXPECT_EQ(replay_flight_record(path(2)).status().code(), ErrorCode::kCorruption);
+}
+
+// A transport that is the test's hands: it keeps what the node sends, answers nothing by
+// itself, and lets the test make the reports a real transport would.
+class ScriptedTransport final : public Transport {
+ public:
+  Status start(TransportHandler& handler) override {
+    std::lock_guard lock(mu_);
+    handler_ = &handler;
+    return Status();
+  }
+  void stop() override {
+    std::lock_guard lock(mu_);
+    handler_ = nullptr;
+  }
+  void send(Message m) override {
+    std::lock_guard lock(mu_);
+    sent_.push_back(std::move(m));
+  }
+  Status add_peer(NodeId, const std::string&) override { return Status(); }
+  void remove_peer(NodeId) override {}
+
+  std::vector<Message> sent() {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+  // Calls into the node as the transport's own thread would.
+  void deliver(Message m) { handler().on_message(std::move(m)); }
+  void report_snapshot(NodeId peer, Index snapshot, bool ok) {
+    handler().on_snapshot_status(peer, snapshot, ok);
+  }
+
+ private:
+  TransportHandler& handler() {
+    std::lock_guard lock(mu_);
+    return *handler_;
+  }
+  std::mutex mu_;
+  TransportHandler* handler_ = nullptr;
+  std::vector<Message> sent_;
+};
+
+// Rewrites the flight record at `from` into `to`, turning each snapshot report that names
+// `index` into the first format's record (kSnapshotStatus: peer · ok, no index), as an older
+// skiff wrote it. Format: src/node/flight_recorder.h.
+std::uint64_t downgrade_snapshot_reports(const std::string& from, const std::string& to,
+                                         Index index) {
+  std::string data(std::filesystem::file_size(from), '\0');
+  std::ifstream(from, std::ios::binary)
+      .read(data.data(), static_cast<std::streamsize>(data.size()));
+  auto u64_at = [&](std::size_t at) {
+    std::uint64_t v = 0;
+    for (std::size_t k = 0; k < 8; ++k) {
+      v |= std::uint64_t{static_cast<unsigned char>(data[at + k])} << (8 * k);
+    }
+    return v;
+  };
+  std::string out = data.substr(0, 9);  // magic and version
+  std::uint64_t rewritten = 0;
+  for (std::size_t at = 9; at + 5 <= data.size();) {
+    const auto kind = static_cast<node_detail::RecordKind>(data[at]);
+    std::uint32_t n = 0;
+    for (std::size_t k = 0; k < 4; ++k) {
+      n |= std::uint32_t{static_cast<unsigned char>(data[at + 1 + k])} << (8 * k);
+    }
+    if (kind == node_detail::RecordKind::kSnapshotStatusAt && n == 24 &&
+        u64_at(at + 5 + 8) == index.value) {
+      std::string payload = data.substr(at + 5, 8) + data.substr(at + 5 + 16, 8);  // peer, ok
+      out.push_back(static_cast<char>(node_detail::RecordKind::kSnapshotStatus));
+      out.append({static_cast<char>(payload.size()), 0, 0, 0});
+      out += payload;
+      ++rewritten;
+    } else {
+      out += data.substr(at, 5 + std::size_t{n});
+    }
+    at += 5 + std::size_t{n};
+  }
+  std::ofstream(to, std::ios::binary) << out;
+  return rewritten;
+}
+
+// The node passes the transport's snapshot index on to the core (issue 15): a late report on
+// an older snapshot leaves the wait on the current one alone; before, the node could not say
+// which snapshot a report was about and the core applied it to the current one. The flight
+// record keeps the index, and a record in the older format (no index) still replays.
+TEST(Node, ALateReportOnAnOlderSnapshotIsIgnored) {
+  test::TempDir dir("skiff-node");
+  const std::string record = dir.path() + "/record";
+  LmdbOptions lo;
+  lo.path = dir.path() + "/n1";
+  lo.cluster_id = kCluster;
+  lo.node_id = NodeId{1};
+  lo.bootstrap.voters = {NodeId{1}};
+  lo.bootstrap.learners = {NodeId{2}};  // node 2 is the scripted transport's to play
+  auto storage = LmdbStorage::open(lo);
+  ASSERT_TRUE(storage.ok()) << storage.status().to_string();
+  ScriptedTransport transport;
+  KvMachine sm;
+  NodeConfig nc;
+  nc.raft.id = NodeId{1};
+  nc.raft.election_tick = 10;
+  nc.tick_interval = milliseconds(10);
+  nc.peers[NodeId{2}] = "node-2";
+  nc.snapshot_entries = 3;  // snapshot and compact soon, so node 2 needs a snapshot
+  nc.compaction_margin = 0;
+  nc.flight_recorder_path = record;
+  nc.logger = std::make_shared<CapturingLogger>();
+  auto node = Node::create(nc, **storage, transport, sm);
+  ASSERT_TRUE(node.ok()) << node.status().to_string();
+  ASSERT_TRUE((*node)->start().ok());
+  Node& n = **node;
+  auto progress_of_2 = [&]() -> std::optional<PeerProgress> {
+    auto s = n.status();
+    if (!s.ok() || s->role != Role::kLeader || !s->progress.contains(NodeId{2})) {
+      return std::nullopt;
+    }
+    return s->progress.at(NodeId{2});
+  };
+  ASSERT_TRUE(eventually([&] { return progress_of_2().has_value(); }));
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(n.propose(set("k" + std::to_string(i), "v")).get().ok());
+  }
+  ASSERT_TRUE(eventually([&] { return n.status().ok() && n.status()->first_index > Index{1}; }));
+
+  // Node 2 refuses the leader's probe with an empty log: the entries are compacted, so the
+  // leader sends its snapshot and waits on it.
+  std::optional<Message> snapshot;
+  ASSERT_TRUE(eventually([&] {
+    for (const Message& m : transport.sent()) {
+      if (m.type == MessageType::kSnapshot && m.to == NodeId{2}) {
+        snapshot = m;
+        return true;
+      }
+    }
+    const std::vector<Message> sent = transport.sent();
+    for (auto it = sent.rbegin(); it != sent.rend(); ++it) {
+      if (it->type == MessageType::kAppend && it->to == NodeId{2}) {
+        Message reply;
+        reply.type = MessageType::kAppendResponse;
+        reply.from = NodeId{2};
+        reply.to = NodeId{1};
+        reply.term = it->term;
+        reply.index = it->index;
+        reply.reject = true;
+        reply.reject_hint = Index{0};
+        transport.deliver(reply);
+        break;
+      }
+    }
+    return false;
+  }));
+  const Index sent_index = snapshot->snapshot.meta.last.index;
+  ASSERT_GT(sent_index, Index{1});
+  ASSERT_TRUE(eventually([&] {
+    auto p = progress_of_2();
+    return p && p->state == ReplicationState::kSnapshot;
+  }));
+  EXPECT_EQ(progress_of_2()->pending_snapshot, sent_index);
+
+  // A late failure report on an older snapshot: ignored. status() runs on the core thread
+  // after the report (both are queued there in order), so it sees the report's effect.
+  transport.report_snapshot(NodeId{2}, sent_index - 1, false);
+  auto p = progress_of_2();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->state, ReplicationState::kSnapshot) << "the late report ended the wait";
+  EXPECT_EQ(p->pending_snapshot, sent_index);
+  // The report on the snapshot sent ends the wait.
+  transport.report_snapshot(NodeId{2}, sent_index, false);
+  p = progress_of_2();
+  ASSERT_TRUE(p.has_value());
+  EXPECT_NE(p->state, ReplicationState::kSnapshot);
+  n.stop();
+  node->reset();  // closes the record: stop() leaves what came after the last Ready buffered
+
+  auto replay = replay_flight_record(record);
+  ASSERT_TRUE(replay.ok()) << replay.status().to_string();
+  ASSERT_TRUE(replay->status.progress.contains(NodeId{2}));
+  EXPECT_NE(replay->status.progress.at(NodeId{2}).state, ReplicationState::kSnapshot);
+
+  // The same record as an older skiff wrote it: the report on the snapshot sent carries no
+  // index (record kind 10). It still replays, to the same state; the late report stays in
+  // the new kind, since the old one could not tell it apart.
+  const std::string old_format = dir.path() + "/record-v1-reports";
+  ASSERT_EQ(downgrade_snapshot_reports(record, old_format, sent_index), 1u);
+  auto old_replay = replay_flight_record(old_format);
+  ASSERT_TRUE(old_replay.ok()) << old_replay.status().to_string();
+  EXPECT_EQ(old_replay->events, replay->events);
+  EXPECT_EQ(old_replay->status, replay->status);
+  EXPECT_EQ(old_replay->committed, replay->committed);
 }
 
 TEST(Node, ConfigIsChecked) {

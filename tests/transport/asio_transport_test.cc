@@ -491,7 +491,7 @@ TEST(AsioTransport, ALargeSnapshotStreamsWhileMessagesFlow) {
     p.a->send(heartbeat(1, 2, n));
   }
   ASSERT_TRUE(p.inbox_a.wait([](const auto& s) { return !s.snapshots.empty(); }));
-  EXPECT_EQ(p.inbox_a.snapshots().front(), (std::pair<NodeId, bool>{NodeId{2}, true}));
+  EXPECT_EQ(p.inbox_a.snapshots().front(), (Inbox::SnapshotReport{NodeId{2}, Index{500}, true}));
   ASSERT_TRUE(p.inbox.wait_messages(51));
   std::uint64_t last = 0;
   int snapshots = 0;
@@ -519,9 +519,26 @@ TEST(AsioTransport, ASnapshotOverTheReceiversLimitFails) {
   snap.snapshot.data = Bytes(std::string(3 << 20, 's'));
   p.a->send(snap);
   ASSERT_TRUE(p.inbox_a.wait([](const auto& s) { return !s.snapshots.empty(); }));
-  EXPECT_EQ(p.inbox_a.snapshots().front(), (std::pair<NodeId, bool>{NodeId{2}, false}));
+  // The receiver's SnapshotStatus names the snapshot; the report passes its index on.
+  EXPECT_EQ(p.inbox_a.snapshots().front(), (Inbox::SnapshotReport{NodeId{2}, Index{500}, false}));
   EXPECT_TRUE(p.inbox.messages().empty());
   EXPECT_TRUE(p.logger->contains("over the limit of 1048576 bytes")) << p.logger->text();
+}
+
+// A failure the sender finds on its own (no connection to be had) still names the snapshot
+// the message carried, so the core can tell it from a report on an older one.
+TEST(AsioTransport, ASnapshotToAStoppedPeerIsReportedFailedWithItsIndex) {
+  Pair p;
+  p.b->stop();
+  Message snap = heartbeat(1, 2, 0);
+  snap.type = MessageType::kSnapshot;
+  snap.snapshot.meta.last = EntryId{Term{2}, Index{700}};
+  snap.snapshot.meta.conf_state.voters = {NodeId{1}, NodeId{2}};
+  snap.snapshot.data = Bytes(std::string(1000, 's'));
+  p.a->send(snap);
+  ASSERT_TRUE(p.inbox_a.wait([](const auto& s) { return !s.snapshots.empty(); }));
+  EXPECT_EQ(p.inbox_a.snapshots().front(), (Inbox::SnapshotReport{NodeId{2}, Index{700}, false}));
+  EXPECT_EQ(p.inbox_a.snapshots().size(), 1u);
 }
 
 TEST(AsioTransport, APeerWithANewIncarnationIsRefusedUntilReAdded) {

@@ -9,7 +9,9 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "skiff/testing/recording_handler.h"
 #include "skiff/testing/transport_conformance.h"
 
 namespace skiff {
@@ -39,7 +41,7 @@ class Gate final : public TransportHandler {
     ++messages;
   }
   void on_unreachable(NodeId) override { ++unreachable; }
-  void on_snapshot_status(NodeId, bool) override {}
+  void on_snapshot_status(NodeId, Index, bool) override {}
   std::atomic<bool> open{true};
   std::atomic<int> messages{0};
   std::atomic<int> unreachable{0};
@@ -80,6 +82,36 @@ TEST(InMemoryTransport, ACutLinkIsReportedUnreachableUntilHealed) {
 
 // A peer whose node does not keep up: the bounded inbox fills, further messages are dropped
 // and reported, memory stays bounded.
+// Each snapshot report names the snapshot its message carried: over a cut link the older one
+// fails, after healing the newer one arrives, and neither report could be taken for the other.
+TEST(InMemoryTransport, SnapshotReportsNameTheirSnapshot) {
+  auto network = std::make_shared<InMemoryNetwork>();
+  InMemoryTransport a(network, "a");
+  InMemoryTransport b(network, "b");
+  testing::RecordingHandler ra;
+  testing::RecordingHandler rb;
+  ASSERT_TRUE(a.add_peer(NodeId{2}, "b").ok());
+  ASSERT_TRUE(a.start(ra).ok());
+  ASSERT_TRUE(b.start(rb).ok());
+  Message older = heartbeat(2);
+  older.type = MessageType::kSnapshot;
+  older.snapshot.meta.last = EntryId{Term{1}, Index{40}};
+  older.snapshot.meta.conf_state.voters = {NodeId{1}, NodeId{2}};
+  Message newer = older;
+  newer.snapshot.meta.last = EntryId{Term{1}, Index{90}};
+  network->cut("a", "b");
+  a.send(older);
+  ASSERT_TRUE(ra.wait([](const auto& s) { return !s.snapshots.empty(); }));
+  network->heal();
+  a.send(newer);
+  ASSERT_TRUE(ra.wait([](const auto& s) { return s.snapshots.size() >= 2; }));
+  using Report = testing::RecordingHandler::SnapshotReport;
+  EXPECT_EQ(ra.snapshots(),
+            (std::vector<Report>{{NodeId{2}, Index{40}, false}, {NodeId{2}, Index{90}, true}}));
+  ASSERT_TRUE(rb.wait_messages(1));
+  EXPECT_EQ(rb.messages().front(), newer);
+}
+
 TEST(InMemoryTransport, AFullInboxDropsAndReportsInsteadOfGrowing) {
   auto network = std::make_shared<InMemoryNetwork>();
   InMemoryTransport a(network, "a");

@@ -212,12 +212,14 @@ struct AsioTransport::Impl {
       handler->on_unreachable(peer);
     }
   }
-  void call_snapshot(NodeId peer, bool ok) {
+  // `snapshot` is the index of the snapshot the Snapshot message carried, so the core can
+  // ignore a late report on an older one (RawNode::report_snapshot).
+  void call_snapshot(NodeId peer, Index snapshot, bool ok) {
     if (!ok) {
       ++counters.snapshots_failed;
     }
     if (calls_allowed) {
-      handler->on_snapshot_status(peer, ok);
+      handler->on_snapshot_status(peer, snapshot, ok);
     }
   }
 
@@ -228,9 +230,9 @@ struct AsioTransport::Impl {
     }
     asio::post(io, [this, peer] { call_unreachable(peer); });
   }
-  void report_snapshot_failed_locked(NodeId peer) {
+  void report_snapshot_failed_locked(NodeId peer, Index snapshot) {
     if (phase == Phase::kRunning) {
-      asio::post(io, [this, peer] { call_snapshot(peer, false); });
+      asio::post(io, [this, peer, snapshot] { call_snapshot(peer, snapshot, false); });
     }
   }
 
@@ -242,7 +244,7 @@ struct AsioTransport::Impl {
     for (const Item& item : p.queue) {
       ++counters.messages_dropped;
       if (item.snapshot) {
-        report_snapshot_failed_locked(p.id);
+        report_snapshot_failed_locked(p.id, item.snapshot->snapshot.meta.last.index);
       }
     }
     queued_total -= p.queued_bytes;
@@ -311,7 +313,7 @@ struct AsioTransport::Impl {
       }
       ++counters.messages_dropped;
       if (item.snapshot) {
-        report_snapshot_failed_locked(to);
+        report_snapshot_failed_locked(to, item.snapshot->snapshot.meta.last.index);
       }
       report_unreachable_locked(to);
       return;
@@ -353,7 +355,7 @@ struct AsioTransport::Impl {
           queued_total -= item.cost();
           if (item.snapshot) {
             if (p.streaming) {  // a newer snapshot replaces one still in flight
-              report_snapshot_failed_locked(p.id);
+              report_snapshot_failed_locked(p.id, p.streaming->id().index);
             }
             p.streaming.emplace(*item.snapshot, opt.snapshot_chunk_bytes);
             p.awaiting_status = false;
@@ -565,7 +567,7 @@ struct AsioTransport::Impl {
                 log(LogLevel::kWarning, "node ", p.id.value, " refused snapshot ",
                     describe(s.snapshot), ": ", s.reason);
               }
-              call_snapshot(p.id, s.ok);
+              call_snapshot(p.id, s.snapshot.index, s.ok);
             }
           }
           if (out.close != CloseReason::kNone) {
@@ -605,9 +607,10 @@ struct AsioTransport::Impl {
           was_ready ? " lost: " : " failed: ", why);
     }
     if (p.streaming) {
+      const Index index = p.streaming->id().index;
       p.streaming.reset();
       p.awaiting_status = false;
-      call_snapshot(p.id, false);
+      call_snapshot(p.id, index, false);
     }
     if (stopping) {
       return;

@@ -113,6 +113,7 @@ void InMemoryTransport::send(Message m) {
   }
   const NodeId to = m.to;
   const bool snapshot = m.type == MessageType::kSnapshot;
+  const Index snapshot_index = m.snapshot.meta.last.index;
   const bool sent = !to_address.empty() && network_->deliver(address_, to_address, std::move(m));
   // Reports go through our own queue, so the handler is only ever called by our thread (never
   // from inside send(), where the caller may hold its own locks).
@@ -124,10 +125,11 @@ void InMemoryTransport::send(Message m) {
     return;
   }
   if (!sent) {
-    reports_.push_back({to, ReportKind::kUnreachable});
+    reports_.push_back({to, ReportKind::kUnreachable, Index{}});
   }
   if (snapshot) {
-    reports_.push_back({to, sent ? ReportKind::kSnapshotOk : ReportKind::kSnapshotFailed});
+    reports_.push_back(
+        {to, sent ? ReportKind::kSnapshotOk : ReportKind::kSnapshotFailed, snapshot_index});
   }
   cv_.notify_one();
 }
@@ -164,10 +166,10 @@ void InMemoryTransport::run() {
           h->on_unreachable(r.peer);
           break;
         case ReportKind::kSnapshotOk:
-          h->on_snapshot_status(r.peer, true);
+          h->on_snapshot_status(r.peer, r.snapshot, true);
           break;
         case ReportKind::kSnapshotFailed:
-          h->on_snapshot_status(r.peer, false);
+          h->on_snapshot_status(r.peer, r.snapshot, false);
           break;
       }
       lock.lock();

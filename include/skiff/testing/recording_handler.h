@@ -24,11 +24,18 @@ namespace skiff::testing {
 /// Records messages and reports; thread-safe; every wait is bounded.
 class RecordingHandler final : public TransportHandler {
  public:
+  /// One on_snapshot_status call.
+  struct SnapshotReport {
+    NodeId peer;
+    Index snapshot;   // the index the report names
+    bool ok = false;  // delivered whole
+    friend bool operator==(const SnapshotReport&, const SnapshotReport&) = default;
+  };
   /// What was handed over so far, in order.
   struct Seen {
     std::vector<Message> messages;
     std::vector<NodeId> unreachable;
-    std::vector<std::pair<NodeId, bool>> snapshots;  // peer, delivered whole
+    std::vector<SnapshotReport> snapshots;
   };
 
   void on_message(Message m) override {
@@ -37,8 +44,8 @@ class RecordingHandler final : public TransportHandler {
   void on_unreachable(NodeId peer) override {
     update([&](Seen& s) { s.unreachable.push_back(peer); });
   }
-  void on_snapshot_status(NodeId peer, bool ok) override {
-    update([&](Seen& s) { s.snapshots.emplace_back(peer, ok); });
+  void on_snapshot_status(NodeId peer, Index snapshot, bool ok) override {
+    update([&](Seen& s) { s.snapshots.push_back({peer, snapshot, ok}); });
   }
 
   /// Waits until `pred(seen)` holds (called with the handler's lock held), at most `patience`.
@@ -59,7 +66,7 @@ class RecordingHandler final : public TransportHandler {
   }
   std::vector<Message> messages() const { return seen().messages; }
   std::vector<NodeId> unreachable() const { return seen().unreachable; }
-  std::vector<std::pair<NodeId, bool>> snapshots() const { return seen().snapshots; }
+  std::vector<SnapshotReport> snapshots() const { return seen().snapshots; }
 
  private:
   template <typename Fn>

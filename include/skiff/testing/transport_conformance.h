@@ -1,7 +1,7 @@
 // The transport conformance suite: GoogleTest cases that check a Transport adapter against
 // the contract in skiff/transport.h — delivery of every message type intact, order per peer,
-// reports for what cannot be delivered, snapshot outcomes, many sending threads, silence after
-// stop(). Register it like the storage suite:
+// reports for what cannot be delivered, snapshot outcomes (naming the snapshot sent), many
+// sending threads, silence after stop(). Register it like the storage suite:
 //
 //   class MyHarness final : public skiff::testing::TransportHarness { ... };
 //   static const bool registered = skiff::testing::register_transport_conformance(

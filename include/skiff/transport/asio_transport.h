@@ -36,7 +36,7 @@
 // snapshot_chunk_bytes, one chunk per write so other messages to the peer keep flowing (a
 // snapshot may therefore be overtaken by messages sent after it). The receiver delivers it
 // when the last chunk arrives and answers with SnapshotStatus; the sender reports that answer
-// (or a lost connection) through on_snapshot_status.
+// (or a lost connection) through on_snapshot_status, naming the snapshot's index.
 //
 // Bad input. A connection that sends anything wrong (garbage, a bad or oversized frame, a
 // message not from its announced node or not to us, a frame out of place) is closed with a

@@ -77,6 +77,7 @@ class InMemoryTransport final : public Transport {
   struct Report {
     NodeId peer;
     ReportKind kind;
+    Index snapshot;  // for a snapshot report: the index the Snapshot message carried
   };
 
   std::shared_ptr<InMemoryNetwork> network_;
