@@ -249,6 +249,10 @@ void FlightRecorder::snapshot_status(NodeId peer, Index snapshot, bool ok) {
 
 void FlightRecorder::advance() {
   record(RecordKind::kAdvance, {});
+  flush();
+}
+
+void FlightRecorder::flush() {
   if (!failed_ && std::fflush(file_) != 0) {
     failed_ = true;
   }

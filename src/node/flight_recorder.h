@@ -68,6 +68,8 @@ class FlightRecorder {
   /// Also flushes the file: the record reaches the kernel at least once per Ready.
   void advance();
   void snapshot_stored(Index index, const ConfState& cs, std::string_view data);
+  /// Hands what is buffered to the kernel (Node::stop, so a stopped node's record is whole).
+  void flush();
   void compacted(Index index) { record(RecordKind::kCompacted, u64(index.value)); }
 
   /// Whether a write failed (the recorder then stops writing; the node keeps running).

@@ -712,6 +712,9 @@ void Node::stop() {
   d.work.reset();
   d.io.stop();
   d.core_thread.join();
+  if (d.recorder) {
+    d.recorder->flush();  // the inputs after the last advance() too (the core thread is gone)
+  }
   d.apply_q.stop_and_join();  // applies what was handed over, completing its requests
   d.storage_q.stop_and_join();
   d.complete_all(Status(ErrorCode::kStopped, "the node stopped"));
