@@ -12,24 +12,6 @@ namespace {
 constexpr char kVersion1 = 1;
 constexpr char kVersion3 = 3;  // 2 is the member record's (registry.h)
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int k = 0; k < 8; ++k) {
-    out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
-  }
-}
-
-bool get_u64(std::string_view& in, std::uint64_t& v) {
-  if (in.size() < 8) {
-    return false;
-  }
-  v = 0;
-  for (int k = 0; k < 8; ++k) {
-    v |= std::uint64_t{static_cast<unsigned char>(in[static_cast<std::size_t>(k)])} << (8 * k);
-  }
-  in.remove_prefix(8);
-  return true;
-}
-
 // splitmix64's finalizer (Steele, Lea, Flood 2014): spreads every input bit over the output.
 std::uint64_t mix(std::uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

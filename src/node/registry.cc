@@ -13,24 +13,6 @@ constexpr char kRecordVersion = 2;
 constexpr std::string_view kSnapshotMagic = "SKNS";
 constexpr char kSnapshotVersion = 1;
 
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int k = 0; k < 8; ++k) {
-    out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
-  }
-}
-
-bool get_u64(std::string_view& in, std::uint64_t& v) {
-  if (in.size() < 8) {
-    return false;
-  }
-  v = 0;
-  for (int k = 0; k < 8; ++k) {
-    v |= std::uint64_t{static_cast<unsigned char>(in[static_cast<std::size_t>(k)])} << (8 * k);
-  }
-  in.remove_prefix(8);
-  return true;
-}
-
 }  // namespace
 
 void merge_member_record(MemberRegistry& registry, NodeId id, MemberRecord r) {

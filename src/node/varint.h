@@ -1,6 +1,6 @@
-// LEB128 varints for the node's own formats (command envelopes, member records, node
-// snapshots): seven bits per byte, low group first, the high bit set on every byte but the
-// last.
+// The integers of the node's own formats (command envelopes, member records, node
+// snapshots): little-endian u64, and LEB128 varints (seven bits per byte, low group first,
+// the high bit set on every byte but the last).
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,27 @@
 #include <string_view>
 
 namespace skiff::node_detail {
+
+/// Appends `v` as 8 bytes, little-endian.
+inline void put_u64(std::string& out, std::uint64_t v) {
+  for (int k = 0; k < 8; ++k) {
+    out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+  }
+}
+
+/// Reads 8 little-endian bytes from the front of `in` (consuming them); false when fewer
+/// remain.
+inline bool get_u64(std::string_view& in, std::uint64_t& v) {
+  if (in.size() < 8) {
+    return false;
+  }
+  v = 0;
+  for (int k = 0; k < 8; ++k) {
+    v |= std::uint64_t{static_cast<unsigned char>(in[static_cast<std::size_t>(k)])} << (8 * k);
+  }
+  in.remove_prefix(8);
+  return true;
+}
 
 inline void put_varint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
