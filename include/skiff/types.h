@@ -41,10 +41,12 @@ struct Term {
 /// term reaches it). Stored state above it is corruption. See docs/ready_contract.md.
 inline constexpr Term kMaxTerm{std::uint64_t{1} << 62};
 
-/// The most a message may raise a node's term at once (2^32). Honest terms grow by one per
-/// election, so no real gap comes near it (2^32 elections); a forged message beyond it is
-/// refused (RawNode::step), so reaching kMaxTerm takes 2^30 forgeries accepted one after
-/// another instead of one. See docs/ready_contract.md.
+/// The most a message may raise the term of a node that has a live leader (it leads, or heard
+/// from its leader within the election timeout) at once: 2^32. Honest terms grow by one per
+/// election, so no real gap comes near it; a forged message beyond it is refused
+/// (RawNode::step), so a healthy group is not moved to kMaxTerm by one message. A node without
+/// a live leader takes any term up to kMaxTerm (so one left behind catches up). See
+/// docs/ready_contract.md.
 inline constexpr std::uint64_t kMaxTermJump = std::uint64_t{1} << 32;
 
 /// A position in the replicated log. Entries start at 1; zero is "before the first entry".

@@ -405,9 +405,12 @@ Status Raft::step(const Message& m) {
     log(LogLevel::kWarning, s.message());
     return s;
   }
-  if (!forwarded(m.type) && m.term > term_ && m.term.value - term_.value > kMaxTermJump) {
-    // No honest gap is this large (types.h, kMaxTermJump): a forged term would take the
-    // group most of the way to the ceiling in one message.
+  if (!forwarded(m.type) && m.term > term_ && m.term.value - term_.value > kMaxTermJump &&
+      lead_ != kNoNode && election_elapsed_ < config_.election_tick) {
+    // No honest gap is this large (types.h, kMaxTermJump) while this node has a live leader
+    // (it leads, or heard from its leader within the election timeout): a forged term would
+    // take the group most of the way to the ceiling in one message. A node without one takes
+    // it, so a member left behind by a far-ahead group (or a new one at term 0) catches up.
     ++counters_.messages_rejected;
     Status s(ErrorCode::kInvalidArgument,
              str_cat("node ", id_, " refuses ", describe(m),

@@ -409,14 +409,11 @@ std::future<Status> Node::Impl::change_address(NodeId id, std::string address) {
                            fmt::format("node {} is not a member: add it instead", id.value)));
       return;
     }
+    // Incarnation 0: the one known when the record applies stays (merge rule). Copying the
+    // registry's here could write back a stale one: the applied registry lags the log (a
+    // removal and re-addition committed but not yet applied).
     MemberRecord rec;
     rec.address = address;
-    {
-      std::lock_guard lock(registry_mu);
-      if (auto it = registry.find(id); it != registry.end()) {
-        rec.incarnation = it->second.incarnation;  // 0 keeps the known one (merge rule)
-      }
-    }
     Bytes data = node_detail::encode_member_record(id, rec);
     if (recorder) {
       recorder->propose(data.view());
@@ -441,10 +438,14 @@ void Node::Impl::record_members() {
   const auto retry = config.tick_interval * config.raft.election_tick * 2;
   for (const std::vector<NodeId>* list : {&cs.voters, &cs.learners}) {
     for (NodeId m : *list) {
+      bool known = false;  // recorded (by change_address) without an incarnation yet
       {
         std::lock_guard lock(registry_mu);
-        if (auto it = registry.find(m); it != registry.end() && it->second.incarnation != 0) {
-          continue;
+        if (auto it = registry.find(m); it != registry.end()) {
+          if (it->second.incarnation != 0) {
+            continue;
+          }
+          known = true;
         }
       }
       if (auto it = record_proposed.find(m);
@@ -456,8 +457,8 @@ void Node::Impl::record_members() {
       if (r.incarnation == 0) {
         continue;  // not met yet, or the adapters keep none
       }
-      if (auto a = addresses.find(m); a != addresses.end()) {
-        r.address = a->second;
+      if (auto a = addresses.find(m); a != addresses.end() && !known) {
+        r.address = a->second;  // else the recorded address stays (merge rule)
       }
       Bytes data = node_detail::encode_member_record(m, r);
       if (recorder) {

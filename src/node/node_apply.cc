@@ -121,7 +121,8 @@ void Node::Impl::record_member(NodeId id, const MemberRecord& record) {
     r = registry.at(id);
   }
   if (id == self) {
-    if (r.incarnation != storage.incarnation() && storage.incarnation() != 0) {
+    if (r.incarnation != 0 && r.incarnation != storage.incarnation() &&
+        storage.incarnation() != 0) {
       log(LogLevel::kError,
           "the cluster recorded incarnation {:x} for this node but its storage has {:x}: "
           "its data was replaced; remove it and add it back",
@@ -134,6 +135,9 @@ void Node::Impl::record_member(NodeId id, const MemberRecord& record) {
   }
   if (!r.address.empty()) {
     (void)transport.add_peer(id, r.address);
+    // The core thread's view of addresses (check_change, record_members) follows the
+    // registry too: after a restart or a snapshot it would otherwise hold config.peers'.
+    asio::post(io, [this, id, address = r.address] { addresses[id] = address; });
   }
 }
 

@@ -763,7 +763,15 @@ TEST(Node, MembersAreAddedAndRemovedThroughTheLog) {
 // member, cutting it off for good (issue 15). Now it is refused; moving a member is its own
 // operation, change_address.
 TEST(Node, AddingAMemberAgainIsRefusedAndChangeAddressMovesIt) {
-  Cluster c;
+  // Later the members restart with the moved member's old address still in their peers
+  // (a config file not yet updated): the recorded address must win.
+  std::uint64_t moved_id = 0;
+  std::string stale;
+  Cluster c([&](NodeConfig& nc) {
+    if (moved_id != 0 && nc.raft.id != NodeId{moved_id}) {
+      nc.peers[NodeId{moved_id}] = stale;
+    }
+  });
   const std::uint64_t l = c.leader();
   ASSERT_NE(l, 0u);
   const std::uint64_t f = l % 3 + 1;
@@ -797,6 +805,26 @@ TEST(Node, AddingAMemberAgainIsRefusedAndChangeAddressMovesIt) {
   EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}}));
   ASSERT_TRUE(put(c, "c", "3").ok());
   EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}, {"c", "3"}}));
+
+  // Every member restarts with the old address in its peers. The recorded one stays: the
+  // member is reached, and a demotion naming the old address is refused (before, a restarted
+  // leader knew only its peers' address and took it, moving the member back).
+  moved_id = f;
+  stale = "127.0.0.1:1";  // where the member is not
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    c.stop(id);
+  }
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    c.start(id);
+  }
+  ASSERT_TRUE(put(c, "d", "4").ok());
+  EXPECT_TRUE(c.converged({{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}}));
+  const std::uint64_t l2 = c.leader();
+  ASSERT_NE(l2, 0u);
+  if (l2 != f) {
+    Status back = c.node(l2).add_learner(NodeId{f}, stale).get();
+    EXPECT_EQ(back.code(), ErrorCode::kFailedPrecondition) << back.to_string();
+  }
 }
 
 TEST(Node, AMemberThatLostItsDataRejoinsOnlyThroughAMembershipChange) {

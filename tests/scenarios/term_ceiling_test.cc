@@ -111,6 +111,34 @@ TEST(TermCeiling, AForgedTermTooFarAheadIsRefusedAndOneWithinReachIsRecoveredFro
   EXPECT_EQ(c.applied(3), (std::vector<std::string>{"a", "b"}));
 }
 
+// The jump bound must not cut off a member the others left behind: a forged Heartbeat within
+// the bound, "from" the leader, reaches one follower; its answer moves the leader there, the
+// two elect past it, and the third member — more than the bound behind — still catches up
+// once its old leader is silent for an election timeout (found by review: measured against
+// the receiver's term alone, it was refused forever, and so was every new member at term 0).
+TEST(TermCeiling, AMemberLeftBehindByAForgedJumpCatchesUp) {
+  Cluster c;
+  c.elect(1);
+  ASSERT_TRUE(c.propose(1, "a").ok());
+  c.stabilize();
+  const Term term = c.node(1).term();
+  const Term within{term.value + kMaxTermJump};
+  ASSERT_TRUE(c.node(2).step(forged(MessageType::kHeartbeat, 1, 2, within)).ok());
+  ASSERT_GE(c.run_until(
+                [&] {
+                  auto l = c.leader();
+                  return l.has_value() && c.node(*l).term() > within && c.node(3).term() > within;
+                },
+                500),
+            0)
+      << c.tail();
+  const std::uint64_t l = *c.leader();
+  ASSERT_TRUE(c.propose(l, "b").ok());
+  c.stabilize();
+  c.run_ticks(1);
+  EXPECT_EQ(c.applied(3), (std::vector<std::string>{"a", "b"}));
+}
+
 // At the ceiling itself: a group whose term reached kMaxTerm - 1 still elects a leader at
 // kMaxTerm, and that leader commits as usual. Once it is gone, nobody campaigns for a term
 // past the ceiling (every peer would refuse it): campaign() says why, no election is
