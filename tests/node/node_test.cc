@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -1198,27 +1199,49 @@ TEST(Node, ALateReportOnAnOlderSnapshotIsIgnored) {
   EXPECT_EQ(old_replay->committed, replay->committed);
 }
 
-TEST(Node, ConfigIsChecked) {
-  test::TempDir dir("skiff-node");
+// A one-member LMDB storage under `path`, of `cluster` and `node`, bootstrapped with `voters`.
+std::unique_ptr<LmdbStorage> open_lmdb(const std::string& path, std::uint64_t cluster,
+                                       std::uint64_t node, ConfState bootstrap) {
   LmdbOptions lo;
-  lo.path = dir.path();
-  lo.cluster_id = kCluster;
-  lo.node_id = NodeId{1};
-  lo.bootstrap.voters = {NodeId{1}};
+  lo.path = path;
+  lo.cluster_id = cluster;
+  lo.node_id = NodeId{node};
+  lo.bootstrap = std::move(bootstrap);
   auto s = LmdbStorage::open(lo);
-  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s.ok()) << s.status().to_string();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+// A TCP transport of `cluster` speaking for `node`, on a free loopback port.
+std::unique_ptr<AsioTransport> loopback_transport(std::uint64_t cluster, std::uint64_t node) {
   AsioTransportOptions to;
-  to.cluster_id = kCluster;
-  to.self = NodeId{1};
+  to.cluster_id = cluster;
+  to.self = NodeId{node};
   to.listen_address = "127.0.0.1:0";
   auto t = AsioTransport::create(to);
-  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(t.ok()) << t.status().to_string();
+  return t.ok() ? std::move(*t) : nullptr;
+}
+
+ConfState voters_of(std::initializer_list<std::uint64_t> ids) {
+  ConfState cs;
+  for (std::uint64_t id : ids) {
+    cs.voters.push_back(NodeId{id});
+  }
+  return cs;
+}
+
+TEST(Node, ConfigIsChecked) {
+  test::TempDir dir("skiff-node");
+  auto s = open_lmdb(dir.path(), kCluster, 1, voters_of({1}));
+  auto t = loopback_transport(kCluster, 1);
+  ASSERT_TRUE(s && t);
   KvMachine sm;
   auto bad = [&](std::function<void(NodeConfig&)> change, const std::string& why) {
     NodeConfig c;
     c.raft.id = NodeId{1};
     change(c);
-    auto n = Node::create(c, **s, **t, sm);
+    auto n = Node::create(c, *s, *t, sm);
     ASSERT_FALSE(n.ok()) << why;
     EXPECT_NE(n.status().message().find(why), std::string::npos) << n.status().message();
   };
@@ -1233,28 +1256,7 @@ TEST(Node, ConfigIsChecked) {
 // these was accepted silently.
 TEST(Node, ContradictoryIdentitiesAreRefusedAtCreation) {
   test::TempDir dir("skiff-node");
-  auto storage_of = [&](const std::string& name, std::uint64_t cluster, std::uint64_t node,
-                        ConfState bootstrap) {
-    LmdbOptions lo;
-    lo.path = dir.path() + "/" + name;
-    lo.cluster_id = cluster;
-    lo.node_id = NodeId{node};
-    lo.bootstrap = std::move(bootstrap);
-    auto s = LmdbStorage::open(lo);
-    EXPECT_TRUE(s.ok()) << s.status().to_string();
-    return std::move(*s);
-  };
-  auto transport_of = [](std::uint64_t cluster, std::uint64_t node) {
-    AsioTransportOptions to;
-    to.cluster_id = cluster;
-    to.self = NodeId{node};
-    to.listen_address = "127.0.0.1:0";
-    auto t = AsioTransport::create(to);
-    EXPECT_TRUE(t.ok()) << t.status().to_string();
-    return std::move(*t);
-  };
-  ConfState three;
-  three.voters = {NodeId{1}, NodeId{2}, NodeId{3}};
+  const ConfState three = voters_of({1, 2, 3});
   KvMachine sm;
   auto refused = [&](Storage& s, Transport& t, bool join, const std::string& why) {
     NodeConfig c;
@@ -1265,22 +1267,21 @@ TEST(Node, ContradictoryIdentitiesAreRefusedAtCreation) {
     EXPECT_EQ(n.status().code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(n.status().message().find(why), std::string::npos) << n.status().message();
   };
-  auto of_node2 = storage_of("of-node2", kCluster, 2, three);
-  auto t1 = transport_of(kCluster, 1);
+  auto of_node2 = open_lmdb(dir.path() + "/of-node2", kCluster, 2, three);
+  auto t1 = loopback_transport(kCluster, 1);
   refused(*of_node2, *t1, false, "the storage holds node 2's data");
-  auto mine = storage_of("mine", kCluster, 1, three);
-  auto t2 = transport_of(kCluster, 2);
+  auto mine = open_lmdb(dir.path() + "/mine", kCluster, 1, three);
+  auto t2 = loopback_transport(kCluster, 2);
   refused(*mine, *t2, false, "the transport speaks for node 2");
-  auto other_cluster = transport_of(9, 1);
+  auto other_cluster = loopback_transport(9, 1);
   refused(*mine, *other_cluster, false,
           "the storage belongs to cluster " + std::to_string(kCluster) +
               " but the transport to "
               "cluster 9");
-  ConfState without_me;
-  without_me.voters = {NodeId{2}, NodeId{3}};
-  auto not_a_member = storage_of("not-a-member", kCluster, 1, without_me);
+  const ConfState without_me = voters_of({2, 3});
+  auto not_a_member = open_lmdb(dir.path() + "/not-a-member", kCluster, 1, without_me);
   refused(*not_a_member, *t1, false, "raft.id 1 is not among the bootstrap membership");
-  auto no_membership = storage_of("none", kCluster, 1, ConfState{});
+  auto no_membership = open_lmdb(dir.path() + "/none", kCluster, 1, ConfState{});
   refused(*no_membership, *t1, false, "the storage holds no membership");
   // The same storage with join set is a node waiting to be added: accepted.
   NodeConfig joining;
@@ -1295,24 +1296,14 @@ TEST(Node, ContradictoryIdentitiesAreRefusedAtCreation) {
 
 TEST(Node, ASingleMemberClusterWorksEndToEnd) {
   test::TempDir dir("skiff-node");
-  LmdbOptions lo;
-  lo.path = dir.path();
-  lo.cluster_id = kCluster;
-  lo.node_id = NodeId{1};
-  lo.bootstrap.voters = {NodeId{1}};
-  auto s = LmdbStorage::open(lo);
-  ASSERT_TRUE(s.ok());
-  AsioTransportOptions to;
-  to.cluster_id = kCluster;
-  to.self = NodeId{1};
-  to.listen_address = "127.0.0.1:0";
-  auto t = AsioTransport::create(to);
-  ASSERT_TRUE(t.ok());
+  auto s = open_lmdb(dir.path(), kCluster, 1, voters_of({1}));
+  auto t = loopback_transport(kCluster, 1);
+  ASSERT_TRUE(s && t);
   KvMachine sm;
   // A single-member cluster works end to end.
   NodeConfig c;
   c.raft.id = NodeId{1};
-  auto n = Node::create(c, **s, **t, sm);
+  auto n = Node::create(c, *s, *t, sm);
   ASSERT_TRUE(n.ok()) << n.status().to_string();
   ASSERT_TRUE((*n)->start().ok());
   EXPECT_EQ((*n)->start().code(), ErrorCode::kFailedPrecondition);
